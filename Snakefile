@@ -1,0 +1,23 @@
+# neuroalign: data -> features -> encoding -> stats -> report.
+# Rules are thin: each calls one `neuroalign` CLI command (see workflow/rules/).
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        all_data_outputs(),
+    default_target: True

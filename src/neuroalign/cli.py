@@ -1,0 +1,147 @@
+"""The ``neuroalign`` command line: one subcommand per pipeline step.
+
+Rules in ``workflow/rules/*.smk`` call these commands; each parses its arguments
+and calls one package function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .utils import logger, set_log_level
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="write a simulated Brain TreeBank dataset with ground truth")
+    p.add_argument("--out", required=True, help="output folder (dataset root)")
+    p.add_argument("--preset", default="demo", choices=["tiny", "demo", "paper"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latents", default="content", choices=["content", "random"],
+                   help="content: latents from trained EfficientNet-Lite0/MiniLM features of the "
+                        "movie; random: content-free latents (fast)")
+    p.add_argument("--source", default="neuroprobe", choices=["neuroprobe", "synthetic"],
+                   help="electrode layout and word timing: the real Brain TreeBank's (PyPI "
+                        "package neuroprobe) or synthetic")
+    p.add_argument("--snr", type=float, default=None, help="override the preset's SNR")
+    p.add_argument("--n-subjects", type=int, default=None, help="override the preset's subjects")
+    p.add_argument("--duration", type=float, default=None,
+                   help="override the preset's movie duration in seconds")
+    p.set_defaults(func=_run_simulate)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from .simulate import simulate_dataset
+
+    simulate_dataset(args.out, preset=args.preset, seed=args.seed, latents=args.latents,
+                     source=args.source, snr=args.snr, n_subjects=args.n_subjects,
+                     duration_s=args.duration)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> dict:
+    from .config import load_config
+
+    return load_config(args.config)
+
+
+def _add_check_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-data", help="validate the dataset a config points to")
+    p.add_argument("--config", default="config.yaml", help="configuration file (YAML or JSON)")
+    p.add_argument("--signal", action="store_true",
+                   help="also read every channel to find NaN and flat ones (slow)")
+    p.set_defaults(func=_run_check_data)
+
+
+def _run_check_data(args: argparse.Namespace) -> int:
+    from .data.check import check_data
+
+    report = check_data(_config(args), signal=args.signal)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="data stage: events, electrodes, responses")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    ev = dsub.add_parser("events", help="events table of one movie and alignment")
+    ev.add_argument("--movie", required=True)
+    ev.add_argument("--alignment", required=True, choices=["language", "vision"])
+    el = dsub.add_parser("electrodes", help="electrode table of one subject")
+    el.add_argument("--subject", required=True)
+    rs = dsub.add_parser("responses", help="windowed responses of one subject and alignment")
+    rs.add_argument("--subject", required=True)
+    rs.add_argument("--alignment", required=True, choices=["language", "vision"])
+    rs.add_argument("--electrodes", required=True, help="the subject's electrodes.parquet")
+    rs.add_argument("--events-dir", required=True,
+                    help="folder of {movie}/events/{alignment}.parquet tables")
+    for q in (ev, el, rs):
+        q.add_argument("--config", default="config.yaml", help="configuration file")
+        q.add_argument("--out", required=True, help="output file (written atomically)")
+    ev.set_defaults(func=_run_events)
+    el.set_defaults(func=_run_electrodes)
+    rs.set_defaults(func=_run_responses)
+
+
+def _run_events(args: argparse.Namespace) -> int:
+    from .data.build import write_events
+
+    write_events(_config(args), args.movie, args.alignment, args.out)
+    return 0
+
+
+def _run_electrodes(args: argparse.Namespace) -> int:
+    from .data.build import write_electrodes
+
+    write_electrodes(_config(args), args.subject, args.out)
+    return 0
+
+
+def _run_responses(args: argparse.Namespace) -> int:
+    from .data.build import write_responses
+
+    write_responses(_config(args), args.subject, args.alignment, args.electrodes,
+                    args.events_dir, args.out, verbose=not args.quiet)
+    return 0
+
+
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="print a config with every default filled in")
+    p.add_argument("--config", default="config.yaml")
+    p.set_defaults(func=_run_config)
+
+
+def _run_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    print(yaml.safe_dump(_config(args), sort_keys=False), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neuroalign", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"neuroalign {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_simulate(sub)
+    _add_check_data(sub)
+    _add_data(sub)
+    _add_config(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    set_log_level(False if args.quiet else True)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        logger.error("%s", err)
+        print(f"neuroalign: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data stage: raw recordings, transcripts and movies -> events, electrodes, responses."""

@@ -1,0 +1,191 @@
+"""``neuroalign check-data``: validate a dataset before a run and say what was found.
+
+For every subject and trial it reports electrodes kept and dropped (with the
+reasons), events per alignment, the estimated sampling rate and movie pauses,
+and collects every problem it meets instead of stopping at the first one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .braintreebank import BrainTreeBank
+from .events import find_movie, make_events, movie_info, read_scene_cuts
+
+__all__ = ["check_data", "DataReport"]
+
+
+@dataclass
+class DataReport:
+    """What :func:`check_data` found: printable lines and blocking problems."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def text(self) -> str:
+        out = list(self.lines)
+        out += [f"WARNING: {w}" for w in self.warnings]
+        out += [f"PROBLEM: {p}" for p in self.problems]
+        out.append("OK: no problem found" if self.ok else
+                   f"{len(self.problems)} problem(s) would stop a run")
+        return "\n".join(out)
+
+
+def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
+    """Check the dataset a validated config points to.
+
+    Parameters
+    ----------
+    config : dict
+        Validated configuration (:func:`neuroalign.config.load_config`).
+    signal : bool
+        Also read every channel to find NaN and flat ones (slow on big data).
+
+    Returns
+    -------
+    report : DataReport
+    """
+    from .build import selected_subjects, selected_trials
+
+    rep = DataReport()
+    ds_cfg = config["dataset"]
+    if ds_cfg["format"] == "bids":
+        return _check_bids(config, rep)
+    try:
+        dataset = BrainTreeBank(ds_cfg["root"])
+        subjects = selected_subjects(config, dataset)
+    except (FileNotFoundError, ValueError) as err:
+        rep.problems.append(str(err))
+        return rep
+    if not subjects:
+        rep.problems.append(f"{dataset.root}: no sub_{{S}}_trial{{TTT}}.h5 recordings found")
+        return rep
+    alignments = config["events"]["alignments"]
+    movies_checked: dict[str, dict[str, np.ndarray]] = {}
+    rep.lines.append(f"dataset {dataset.root} (braintreebank): {len(subjects)} subject(s)")
+    for subject in subjects:
+        try:
+            table = dataset.electrode_table(subject)
+        except (FileNotFoundError, ValueError) as err:
+            rep.problems.append(str(err))
+            continue
+        kept = int(table["clean"].sum())
+        rep.lines.append(f"{subject}: {kept} of {len(table)} channels kept")
+        for reason, n in table.loc[~table["clean"], "reason"].value_counts().items():
+            rep.lines.append(f"  dropped {n}: {reason}")
+        if table["space"].eq("native").all():
+            rep.warnings.append(f"{subject}: no MNI coordinates (localization/elec_coords_full.csv)"
+                                "; reports will show a shaft diagram")
+        for trial in selected_trials(config, dataset, subject):
+            try:
+                dataset.check_recording(subject, trial)
+                movie = dataset.movie(subject, trial)
+                mapping = dataset.trigger_mapping(subject, trial)
+                n_samples = dataset.n_samples(subject, trial)
+            except (FileNotFoundError, ValueError) as err:
+                rep.problems.append(str(err))
+                continue
+            pauses = ", ".join(f"{d:.1f} s at movie {t:.1f} s" for t, d in mapping.pauses)
+            rep.lines.append(
+                f"  trial {trial}: movie {movie!r}, fs {mapping.fs:.2f} Hz (from triggers), "
+                f"{n_samples / mapping.fs:.1f} s recorded, movie pauses: {pauses or 'none'}")
+            if signal:
+                from .preprocessing import channel_quality
+
+                clean = table[table["clean"]]
+                idx = clean["index"].tolist()
+                bad = channel_quality(
+                    lambda rows, _s=subject, _t=trial, _i=idx: dataset.read_channels(
+                        _s, _t, [_i[r] for r in rows]),
+                    len(idx), config["preprocessing"]["chunk_channels"])
+                for row, reason in bad.items():
+                    rep.lines.append(f"    drop {clean['name'].iloc[row]}: {reason}")
+            if movie not in movies_checked:
+                movies_checked[movie] = _check_movie(config, dataset, movie, alignments, rep)
+            for alignment, times in movies_checked[movie].items():
+                late = int((mapping.to_samples(times) < 0).sum())
+                rep.lines.append(f"    {alignment}: {len(times) - late} events in recording"
+                                 + (f" ({late} after the last trigger, dropped)" if late else ""))
+        if kept == 0:
+            rep.problems.append(f"{subject}: no clean electrode left")
+    return rep
+
+
+def _check_movie(config: dict[str, Any], dataset: BrainTreeBank, movie: str,
+                 alignments: list[str], rep: DataReport) -> dict[str, np.ndarray]:
+    """Check a movie's transcript, file and scene cuts; return event times per alignment."""
+    counts: dict[str, np.ndarray] = {}
+    try:
+        transcript = dataset.transcript(movie)
+    except (FileNotFoundError, ValueError) as err:
+        rep.problems.append(str(err))
+        return counts
+    try:
+        path = find_movie(config["movies"]["root"], movie)
+        duration, fps = movie_info(path)
+    except (FileNotFoundError, ValueError) as err:
+        rep.problems.append(str(err))
+        return counts
+    rep.lines.append(f"movie {movie!r}: {path}, {duration:.1f} s at {fps:.2f} fps, "
+                     f"{len(transcript)} words")
+    ev = config["events"]
+    for alignment in alignments:
+        cuts = None
+        if alignment == "vision":
+            folder = config["movies"].get("scene_cuts")
+            table = Path(folder) / f"{movie}.csv" if folder else None
+            if table is not None and table.exists():
+                try:
+                    cuts = read_scene_cuts(table)
+                except ValueError as err:
+                    rep.problems.append(str(err))
+                    continue
+            else:
+                rep.lines.append(f"  no scene_cuts/{movie}.csv: PySceneDetect will find the cuts "
+                                 "during the run")
+                continue
+        events = make_events(alignment, transcript, cut_times=cuts, fps=fps,
+                             context_words=ev["context_words"], block_s=ev["block_s"],
+                             duration_s=duration)
+        counts[alignment] = events["time_s"].to_numpy()
+        rep.lines.append(f"  {alignment}: {len(events)} events in {events['block'].nunique()} "
+                         f"blocks of {ev['block_s']} s")
+        if len(events) < 2 * config["encoding"]["folds"]:
+            rep.problems.append(f"movie {movie!r}: only {len(events)} {alignment} events, too few "
+                                f"for {config['encoding']['folds']} folds")
+    return counts
+
+
+def _check_bids(config: dict[str, Any], rep: DataReport) -> DataReport:
+    from .bids import BIDSDataset
+
+    try:
+        ds = BIDSDataset(config["dataset"]["root"])
+        subjects = ds.subjects()
+    except (FileNotFoundError, ValueError) as err:
+        rep.problems.append(str(err))
+        return rep
+    rep.lines.append(f"dataset {config['dataset']['root']} (bids): {len(subjects)} subject(s)")
+    for subject in subjects:
+        try:
+            table = ds.electrodes(subject)
+            recordings = ds.recordings(subject)
+        except (FileNotFoundError, ValueError) as err:
+            rep.problems.append(str(err))
+            continue
+        rep.lines.append(f"{subject}: {int(table['clean'].sum())} of {len(table)} channels kept, "
+                         f"{len(recordings)} recording(s)")
+        for reason, n in table.loc[~table["clean"], "reason"].value_counts().items():
+            rep.lines.append(f"  dropped {n}: {reason}")
+    rep.warnings.append("format 'bids': check-data reads channels and electrodes; the events and "
+                        "responses steps support the braintreebank layout only so far")
+    return rep

@@ -1,0 +1,71 @@
+# Data stage: events per movie, electrodes and responses per subject (DESIGN.md §4-5).
+
+
+rule events:
+    output:
+        f"{RESULTS}/movies/{{movie}}/events/{{alignment}}.parquet",
+    log:
+        f"{LOGS}/events/{{movie}}_{{alignment}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/events/{{movie}}_{{alignment}}.tsv"
+    params:
+        config=str(RESOLVED_CONFIG),
+        sections=section_hash("dataset", "movies", "events"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV
+    shell:
+        "neuroalign data events --config {params.config} --movie {wildcards.movie:q} "
+        "--alignment {wildcards.alignment} --out {output:q} > {log:q} 2>&1"
+
+
+rule electrodes:
+    output:
+        f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
+    log:
+        f"{LOGS}/electrodes/{{subject}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/electrodes/{{subject}}.tsv"
+    params:
+        config=str(RESOLVED_CONFIG),
+        sections=section_hash("dataset", "preprocessing"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    shell:
+        "neuroalign data electrodes --config {params.config} --subject {wildcards.subject} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
+rule responses:
+    input:
+        electrodes=f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
+        events=lambda wc: [
+            f"{RESULTS}/movies/{m}/events/{wc.alignment}.parquet" for m in SUBJECT_MOVIES[wc.subject]
+        ],
+    output:
+        f"{RESULTS}/subjects/{{subject}}/responses/{{alignment}}.h5",
+    log:
+        f"{LOGS}/responses/{{subject}}_{{alignment}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/responses/{{subject}}_{{alignment}}.tsv"
+    params:
+        config=str(RESOLVED_CONFIG),
+        events_dir=f"{RESULTS}/movies",
+        sections=section_hash("dataset", "preprocessing", "events"),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    conda:
+        ENV
+    shell:
+        "neuroalign data responses --config {params.config} --subject {wildcards.subject} "
+        "--alignment {wildcards.alignment} --electrodes {input.electrodes:q} "
+        "--events-dir {params.events_dir:q} --out {output:q} > {log:q} 2>&1"
