@@ -70,15 +70,18 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--alignment", required=True, choices=["language", "vision"])
     el = dsub.add_parser("electrodes", help="electrode table of one subject")
     el.add_argument("--subject", required=True)
-    rs = dsub.add_parser("responses", help="windowed responses of one subject and alignment")
+    rs = dsub.add_parser("responses", help="windowed responses of one subject, every alignment")
     rs.add_argument("--subject", required=True)
-    rs.add_argument("--alignment", required=True, choices=["language", "vision"])
+    rs.add_argument("--alignment", required=True, nargs="+", choices=["language", "vision"])
     rs.add_argument("--electrodes", required=True, help="the subject's electrodes.parquet")
     rs.add_argument("--events-dir", required=True,
                     help="folder of {movie}/events/{alignment}.parquet tables")
     for q in (ev, el, rs):
         q.add_argument("--config", default="config.yaml", help="configuration file")
+    for q in (ev, el):
         q.add_argument("--out", required=True, help="output file (written atomically)")
+    rs.add_argument("--out", required=True, nargs="+",
+                    help="one output file per --alignment, same order (written atomically)")
     ev.set_defaults(func=_run_events)
     el.set_defaults(func=_run_electrodes)
     rs.set_defaults(func=_run_responses)

@@ -44,28 +44,32 @@ rule electrodes:
 
 
 rule responses:
+    # One job per subject: the envelope is computed once and windowed for every alignment.
     input:
         electrodes=f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
         events=lambda wc: [
-            f"{RESULTS}/movies/{m}/events/{wc.alignment}.parquet" for m in SUBJECT_MOVIES[wc.subject]
+            f"{RESULTS}/movies/{m}/events/{a}.parquet"
+            for m in SUBJECT_MOVIES[wc.subject]
+            for a in ALIGNMENTS
         ],
     output:
-        f"{RESULTS}/subjects/{{subject}}/responses/{{alignment}}.h5",
+        [f"{RESULTS}/subjects/{{subject}}/responses/{a}.h5" for a in ALIGNMENTS],
     log:
-        f"{LOGS}/responses/{{subject}}_{{alignment}}.log",
+        f"{LOGS}/responses/{{subject}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/responses/{{subject}}_{{alignment}}.tsv"
+        f"{LOGS}/benchmarks/responses/{{subject}}.tsv"
     params:
         config=str(RESOLVED_CONFIG),
         events_dir=f"{RESULTS}/movies",
+        alignments=" ".join(ALIGNMENTS),
         sections=section_hash("dataset", "preprocessing", "events"),
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wc: NA_CONFIG["preprocessing"]["memory_mb"] + 3000,
         runtime=240,
     conda:
         ENV
     shell:
         "neuroalign data responses --config {params.config} --subject {wildcards.subject} "
-        "--alignment {wildcards.alignment} --electrodes {input.electrodes:q} "
+        "--alignment {params.alignments} --electrodes {input.electrodes:q} "
         "--events-dir {params.events_dir:q} --out {output:q} > {log:q} 2>&1"

@@ -27,10 +27,16 @@ from .events import (
     movie_info,
     read_scene_cuts,
 )
-from .preprocessing import channel_quality, preprocess_recording, reference_plan
+from .preprocessing import (
+    channel_quality,
+    preprocess_recording,
+    reference_plan,
+    valid_event_mask,
+)
 
 __all__ = ["open_dataset", "selected_subjects", "selected_trials", "write_events",
-           "write_electrodes", "write_responses", "ELECTRODE_COLUMNS"]
+           "write_electrodes", "write_responses", "read_responses", "chunk_size",
+           "ELECTRODE_COLUMNS"]
 
 ELECTRODE_COLUMNS = ["name", "shaft", "contact", "x", "y", "z", "space", "region", "hemisphere",
                      "clean", "reason"]
@@ -128,9 +134,11 @@ def write_electrodes(config: dict[str, Any], subject: str,
     """
     dataset = open_dataset(config)
     table = dataset.electrode_table(subject)
-    chunk = config["preprocessing"]["chunk_channels"]
+    pp = config["preprocessing"]
     for trial in selected_trials(config, dataset, subject):
         dataset.check_recording(subject, trial)
+        chunk = chunk_size(dataset.n_samples(subject, trial), pp["chunk_channels"],
+                           pp["memory_mb"])
         candidates = table.index[table["clean"]].to_numpy()
         indices = table.loc[candidates, "index"].tolist()
 
@@ -156,6 +164,26 @@ def write_electrodes(config: dict[str, Any], subject: str,
     return table
 
 
+# Float64 copies of one channel alive at once while MNE notches, band-passes and takes
+# the analytic signal (raw, filtered, complex Hilbert = 2, envelope, z-scored), measured
+# loosely; the budget divides by it.
+_COPIES_PER_CHANNEL = 8
+
+
+def chunk_size(n_samples: int, chunk_channels: int, memory_mb: float) -> int:
+    """Channels to process at once so one chunk stays within ``memory_mb``.
+
+    At least one channel is always processed, so a single channel longer than the
+    budget still runs (and is logged).
+    """
+    per_channel = n_samples * 8 * _COPIES_PER_CHANNEL
+    fit = int(memory_mb * 2**20 // per_channel)
+    if fit < 1:
+        logger.warning("one channel of %d samples needs ~%.0f MB, over the %d MB budget "
+                       "(preprocessing.memory_mb)", n_samples, per_channel / 2**20, memory_mb)
+    return max(1, min(chunk_channels, fit))
+
+
 def _recording_fingerprint(path: Path) -> str:
     # Hashing multi-GB recordings on every run would dominate small jobs: size plus
     # the hash of the first MiB identifies a file well enough for provenance.
@@ -166,29 +194,35 @@ def _recording_fingerprint(path: Path) -> str:
     return f"{path.stat().st_size}:{hashlib.sha256(head).hexdigest()[:16]}"
 
 
-def write_responses(config: dict[str, Any], subject: str, alignment: str,
+def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
                     electrodes_path: str | os.PathLike, events_dir: str | os.PathLike,
-                    out: str | os.PathLike, verbose: bool | None = None) -> dict[str, Any]:
-    """Preprocess every selected trial of a subject and write windowed responses.
+                    outs: list[str | os.PathLike], verbose: bool | None = None
+                    ) -> dict[str, dict[str, Any]]:
+    """Preprocess every selected trial of a subject once and write responses per alignment.
+
+    The envelope of a trial is computed once and windowed at the events of every
+    alignment, so asking for both alignments costs one pass over the recording.
 
     Parameters
     ----------
     config : dict
         Validated configuration.
     subject : str
-    alignment : {'language', 'vision'}
+    alignments : list of {'language', 'vision'}
     electrodes_path : path-like
         The subject's ``electrodes.parquet``.
     events_dir : path-like
         Folder holding ``{movie}/events/{alignment}.parquet`` tables.
-    out : path-like
-        Output ``responses/{alignment}.h5``.
+    outs : list of path-like
+        One output ``responses/{alignment}.h5`` per alignment, in the same order.
 
     Returns
     -------
     summary : dict
-        Events kept and dropped per trial, electrodes, bins.
+        Per alignment: events kept and dropped per trial, electrodes, bins.
     """
+    if len(outs) != len(alignments):
+        raise ValueError(f"{len(alignments)} alignment(s) {alignments} but {len(outs)} output(s)")
     dataset = open_dataset(config)
     pp = config["preprocessing"]
     table = read_parquet_checked(electrodes_path, ELECTRODE_COLUMNS + ["channel_index"])
@@ -198,79 +232,94 @@ def write_responses(config: dict[str, Any], subject: str, alignment: str,
     names = clean["name"].tolist()
     channel_index = clean["channel_index"].to_list()
 
-    blocks_resp, blocks_ids, blocks_trial, blocks_movie = [], [], [], []
+    parts: dict[str, dict[str, list]] = {a: {"resp": [], "ids": [], "trial": [], "movie": []}
+                                         for a in alignments}
+    summary: dict[str, dict[str, Any]] = {a: {"subject": subject, "alignment": a, "trials": {}}
+                                          for a in alignments}
     out_names: list[str] | None = None
-    summary: dict[str, Any] = {"subject": subject, "alignment": alignment, "trials": {}}
     fs_by_trial, hashes = {}, {}
+    bin_centers = None
     for trial in selected_trials(config, dataset, subject):
         movie = dataset.movie(subject, trial)
-        events_path = Path(events_dir) / movie / "events" / f"{alignment}.parquet"
-        events = read_parquet_checked(events_path, EVENT_COLUMNS)
         mapping = dataset.trigger_mapping(subject, trial)
         n_samples = dataset.n_samples(subject, trial)
-        samples = mapping.to_samples(events["time_s"].to_numpy())
-        from .preprocessing import valid_event_mask
-
-        inside = (samples >= 0) & valid_event_mask(np.maximum(samples, 0), n_samples,
-                                                    mapping.fs, pp["tmin"], pp["tmax"],
-                                                    pp["window_s"])
-        n_late = int((samples < 0).sum())
-        n_out = int((~inside).sum()) - n_late
-        summary["trials"][int(trial)] = {"movie": movie, "events": int(inside.sum()),
-                                         "dropped_after_last_trigger": n_late,
-                                         "dropped_outside_recording": n_out,
-                                         "fs": mapping.fs, "pauses": mapping.pauses}
-        if n_late or n_out:
-            logger.warning("%s trial %d (%s): dropped %d event(s) past the last trigger and %d "
-                           "whose window leaves the recording", subject, trial, movie, n_late,
-                           n_out)
+        all_samples, counts, kept = [], [], {}
+        for alignment in alignments:
+            events_path = Path(events_dir) / movie / "events" / f"{alignment}.parquet"
+            events = read_parquet_checked(events_path, EVENT_COLUMNS)
+            samples = mapping.to_samples(events["time_s"].to_numpy())
+            inside = (samples >= 0) & valid_event_mask(np.maximum(samples, 0), n_samples,
+                                                        mapping.fs, pp["tmin"], pp["tmax"],
+                                                        pp["window_s"])
+            n_late = int((samples < 0).sum())
+            n_out = int((~inside).sum()) - n_late
+            summary[alignment]["trials"][int(trial)] = {
+                "movie": movie, "events": int(inside.sum()), "fs": mapping.fs,
+                "dropped_after_last_trigger": n_late, "dropped_outside_recording": n_out,
+                "pauses": mapping.pauses}
+            if n_late or n_out:
+                logger.warning("%s trial %d (%s, %s): dropped %d event(s) past the last trigger "
+                               "and %d whose window leaves the recording", subject, trial, movie,
+                               alignment, n_late, n_out)
+            all_samples.append(samples[inside])
+            counts.append(int(inside.sum()))
+            kept[alignment] = events["event_id"].to_numpy()[inside]
 
         def read(rows: list[int], _t=trial) -> np.ndarray:
             return dataset.read_channels(subject, _t, [channel_index[r] for r in rows])
 
         result = preprocess_recording(
-            read, names, mapping.fs, samples[inside], reference=pp["reference"],
+            read, names, mapping.fs, np.concatenate(all_samples), reference=pp["reference"],
             band=pp["band"], line_freq=pp["line_freq"], high_gamma=tuple(pp["high_gamma"]),
             tmin=pp["tmin"], tmax=pp["tmax"], window_s=pp["window_s"], step_s=pp["step_s"],
-            chunk_channels=pp["chunk_channels"], verbose=verbose)
+            chunk_channels=chunk_size(n_samples, pp["chunk_channels"], pp["memory_mb"]),
+            verbose=verbose)
+        responses = result.responses
         if out_names is None:
             out_names = list(result.names)
         elif list(result.names) != out_names:
             # Keep the electrodes usable in every trial, in the first trial's order.
             keep = [n for n in out_names if n in set(result.names)]
-            blocks_resp = [r[:, [out_names.index(n) for n in keep]] for r in blocks_resp]
-            result.responses = result.responses[:, [list(result.names).index(n) for n in keep]]
+            for part in parts.values():
+                part["resp"] = [r[:, [out_names.index(n) for n in keep]] for r in part["resp"]]
+            responses = responses[:, [list(result.names).index(n) for n in keep]]
             out_names = keep
-        blocks_resp.append(result.responses)
-        blocks_ids.append(events["event_id"].to_numpy()[inside])
-        blocks_trial.append(np.full(int(inside.sum()), trial, dtype=np.int64))
-        blocks_movie.append(np.full(int(inside.sum()), movie, dtype=object))
+        offsets = np.cumsum([0] + counts)
+        for k, alignment in enumerate(alignments):
+            n = counts[k]
+            parts[alignment]["resp"].append(responses[offsets[k]:offsets[k + 1]])
+            parts[alignment]["ids"].append(kept[alignment])
+            parts[alignment]["trial"].append(np.full(n, trial, dtype=np.int64))
+            parts[alignment]["movie"].append(np.full(n, movie, dtype=object))
         fs_by_trial[int(trial)] = mapping.fs
         hashes[f"trial{trial:03d}"] = _recording_fingerprint(dataset.recording_path(subject, trial))
         bin_centers = result.bin_centers_s
 
-    responses = np.concatenate(blocks_resp, axis=0).astype(np.float32)
-    with open_h5_atomic(out) as f:
-        f.create_dataset("responses", data=responses, compression="gzip", compression_opts=1,
-                         shuffle=True, chunks=(min(len(responses), 256), responses.shape[1],
-                                               responses.shape[2]) if len(responses) else None)
-        f.create_dataset("event_id", data=np.concatenate(blocks_ids).astype(np.int64))
-        f.create_dataset("trial", data=np.concatenate(blocks_trial))
-        f.create_dataset("movie", data=np.concatenate(blocks_movie).astype("S"))
-        f.create_dataset("electrodes", data=np.array(out_names, dtype="S"))
-        f.attrs.update({
-            "bin_centers_s": np.asarray(bin_centers, float), "window_s": pp["window_s"],
-            "step_s": pp["step_s"], "tmin": pp["tmin"], "tmax": pp["tmax"],
-            "reference": pp["reference"], "band": pp["band"], "line_freq": pp["line_freq"],
-            "fs": np.array([fs_by_trial[t] for t in sorted(fs_by_trial)], float),
-            "fs_trials": np.array(sorted(fs_by_trial), np.int64),
-            "subject": subject, "alignment": alignment, "neuroalign_version": __version__,
-            "config_hash": config_hash(config, ["dataset", "preprocessing", "events"]),
-            "recording_fingerprints": str(sorted(hashes.items())),
-        })
-    summary.update({"electrodes": len(out_names), "bins": int(responses.shape[2]),
-                    "events": int(responses.shape[0])})
-    logger.info("%s/%s: responses %s -> %s", subject, alignment, responses.shape, out)
+    for alignment, out in zip(alignments, outs, strict=True):
+        part = parts[alignment]
+        responses = np.concatenate(part["resp"], axis=0).astype(np.float32)
+        with open_h5_atomic(out) as f:
+            chunks = ((max(1, min(len(responses), 256)),) + responses.shape[1:]
+                      if len(responses) else None)
+            f.create_dataset("responses", data=responses, compression="gzip",
+                             compression_opts=1, shuffle=True, chunks=chunks)
+            f.create_dataset("event_id", data=np.concatenate(part["ids"]).astype(np.int64))
+            f.create_dataset("trial", data=np.concatenate(part["trial"]))
+            f.create_dataset("movie", data=np.concatenate(part["movie"]).astype("S"))
+            f.create_dataset("electrodes", data=np.array(out_names, dtype="S"))
+            f.attrs.update({
+                "bin_centers_s": np.asarray(bin_centers, float), "window_s": pp["window_s"],
+                "step_s": pp["step_s"], "tmin": pp["tmin"], "tmax": pp["tmax"],
+                "reference": pp["reference"], "band": pp["band"], "line_freq": pp["line_freq"],
+                "fs": np.array([fs_by_trial[t] for t in sorted(fs_by_trial)], float),
+                "fs_trials": np.array(sorted(fs_by_trial), np.int64),
+                "subject": subject, "alignment": alignment, "neuroalign_version": __version__,
+                "config_hash": config_hash(config, ["dataset", "preprocessing", "events"]),
+                "recording_fingerprints": str(sorted(hashes.items())),
+            })
+        summary[alignment].update({"electrodes": len(out_names), "bins": int(responses.shape[2]),
+                                   "events": int(responses.shape[0])})
+        logger.info("%s/%s: responses %s -> %s", subject, alignment, responses.shape, out)
     return summary
 
 

@@ -1,0 +1,451 @@
+"""Raw intracranial recording -> event-locked responses, in bounded memory.
+
+Steps per recording (DESIGN.md §5): detect bad channels, plan the re-reference, then for every
+chunk of output channels: re-reference -> notch at the line frequency and its harmonics -> band
+(high-gamma analytic amplitude or broadband) -> per-trial z-score -> mean in windows of
+``window_s`` every ``step_s`` from ``tmin`` to ``tmax`` around each event. MNE does the filtering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import mne
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..utils import _check_option, logger
+from .referencing import REFERENCES, ReferencePlan, reference_plan
+
+__all__ = [
+    "PreprocessResult",
+    "ReferencePlan",
+    "bin_centers",
+    "channel_quality",
+    "filter_band",
+    "preprocess_recording",
+    "reference_plan",
+    "valid_event_mask",
+    "window_means",
+]
+
+BANDS = ("high_gamma", "broadband")
+
+ReadChannels = Callable[[list[int]], np.ndarray]
+
+
+# ----------------------------------------------------------------------------------------------
+# Time bins and windows
+
+
+def bin_centers(tmin: float, tmax: float, step_s: float) -> np.ndarray:
+    """Centres of the response bins, from ``tmin`` to ``tmax`` inclusive.
+
+    Parameters
+    ----------
+    tmin, tmax : float
+        First and last bin centre relative to the event, in seconds.
+    step_s : float
+        Spacing of the bin centres, in seconds.
+
+    Returns
+    -------
+    centers : array of shape (n_bins,)
+        ``tmin + k * step_s``; ``-0.5..1.5`` with step ``0.025`` gives 81 bins.
+    """
+    if not step_s > 0:
+        raise ValueError(f"step_s must be positive, got {step_s!r}.")
+    if tmax < tmin:
+        raise ValueError(f"tmax ({tmax!r}) must not be smaller than tmin ({tmin!r}).")
+    # A small tolerance before flooring: (1.5 - -0.5) / 0.025 is 79.99999999999999, not 80.
+    n_bins = int(np.floor((tmax - tmin) / step_s + 1e-9)) + 1
+    return np.round(tmin + step_s * np.arange(n_bins), 12)
+
+
+def _window_offsets(bin_centers_s: np.ndarray, fs: float, window_s: float) -> tuple[np.ndarray, int]:
+    """First sample of every bin window relative to the event, and the window length in samples.
+
+    Every window has the same number of samples so that all bins average alike.
+    """
+    if not window_s > 0:
+        raise ValueError(f"window_s must be positive, got {window_s!r}.")
+    n_win = max(1, int(round(window_s * fs)))
+    starts = np.round((np.asarray(bin_centers_s, float) - window_s / 2.0) * fs).astype(np.int64)
+    return starts, n_win
+
+
+def _as_event_samples(event_samples: Sequence[int] | np.ndarray) -> np.ndarray:
+    events = np.asarray(event_samples)
+    if events.ndim != 1:
+        raise ValueError(f"event_samples must be 1-D, got shape {events.shape}.")
+    if events.dtype.kind == "f":
+        events = np.rint(events)
+    return events.astype(np.int64)
+
+
+def valid_event_mask(
+    event_samples: Sequence[int] | np.ndarray,
+    n_samples: int,
+    fs: float,
+    tmin: float,
+    tmax: float,
+    window_s: float,
+    step_s: float = 0.025,
+) -> np.ndarray:
+    """Which events have every bin window inside the recording.
+
+    Parameters
+    ----------
+    event_samples : array of shape (n_events,)
+        Event onsets, in samples from the start of the recording.
+    n_samples : int
+        Length of the recording, in samples.
+    fs : float
+        Sampling frequency, in Hz.
+    tmin, tmax : float
+        First and last bin centre relative to the event, in seconds.
+    window_s : float
+        Width of each bin window, in seconds.
+    step_s : float
+        Spacing of the bin centres; only the first and last centre matter here.
+
+    Returns
+    -------
+    mask : array of shape (n_events,), dtype bool
+        True where every window ``[c - w/2, c + w/2)`` lies inside ``[0, n_samples)``.
+    """
+    events = _as_event_samples(event_samples)
+    starts, n_win = _window_offsets(bin_centers(tmin, tmax, step_s), fs, window_s)
+    return (events + starts.min() >= 0) & (events + starts.max() + n_win <= n_samples)
+
+
+def window_means(
+    signal: np.ndarray,
+    event_samples: Sequence[int] | np.ndarray,
+    fs: float,
+    bin_centers_s: np.ndarray,
+    window_s: float,
+) -> np.ndarray:
+    """Mean of the signal in a window around every bin centre of every event.
+
+    Parameters
+    ----------
+    signal : array of shape (n_channels, n_samples)
+        The band-limited, z-scored signal.
+    event_samples : array of shape (n_events,)
+        Event onsets, in samples.
+    fs : float
+        Sampling frequency, in Hz.
+    bin_centers_s : array of shape (n_bins,)
+        Bin centres relative to the event, in seconds.
+    window_s : float
+        Window width, in seconds; the window of centre ``c`` is ``[c - w/2, c + w/2)``.
+
+    Returns
+    -------
+    responses : array of shape (n_events, n_channels, n_bins), dtype float32
+    """
+    signal = np.asarray(signal)
+    if signal.ndim != 2:
+        raise ValueError(f"signal must be 2-D (n_channels, n_samples), got shape {signal.shape}.")
+    events = _as_event_samples(event_samples)
+    n_channels, n_samples = signal.shape
+    starts, n_win = _window_offsets(bin_centers_s, fs, window_s)
+    first = events[:, None] + starts[None, :]  # (n_events, n_bins)
+    outside = (first.min(axis=1, initial=0) < 0) | (first.max(axis=1, initial=0) + n_win > n_samples)
+    if outside.any():
+        raise ValueError(
+            f"{int(outside.sum())} of {len(events)} events have bin windows outside the recording "
+            f"({n_samples} samples at {fs:g} Hz; bins {bin_centers_s[0]:g}..{bin_centers_s[-1]:g} s, "
+            f"window {window_s:g} s). Drop them first with valid_event_mask()."
+        )
+    out = np.empty((len(events), n_channels, len(starts)), np.float32)
+    csum = np.zeros(n_samples + 1)
+    # One channel at a time keeps the float64 cumulative sum at one channel's length; the events
+    # and bins are gathered at once by fancy indexing.
+    for ch in range(n_channels):
+        np.cumsum(signal[ch], dtype=np.float64, out=csum[1:])
+        out[:, ch, :] = (csum[first + n_win] - csum[first]) / n_win
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Filtering
+
+
+def _mne_verbose(verbose: bool | str | int | None) -> bool | str | int:
+    # MNE logs every filter design at INFO; that is noise inside a chunk loop unless asked for.
+    return verbose if verbose not in (None, False) else "warning"
+
+
+def filter_band(
+    data: np.ndarray,
+    fs: float,
+    *,
+    line_freq: float | None = 60.0,
+    band: str = "high_gamma",
+    high_gamma: tuple[float, float] = (70.0, 250.0),
+    verbose: bool | str | int | None = None,
+) -> np.ndarray:
+    """Notch line noise, extract the band and z-score each channel over the whole trial.
+
+    Parameters
+    ----------
+    data : array of shape (n_channels, n_samples)
+        Re-referenced signal of one trial (recording).
+    fs : float
+        Sampling frequency, in Hz.
+    line_freq : float | None
+        Line frequency; it and its harmonics below Nyquist are notched. None skips the notch.
+    band : 'high_gamma' | 'broadband'
+        ``high_gamma``: band-pass ``high_gamma`` (upper edge capped at ``0.45 * fs``) then the
+        Hilbert amplitude envelope. ``broadband``: the notched signal.
+    high_gamma : tuple of float
+        Edges of the high-gamma band, in Hz.
+    verbose : bool | str | int | None
+        Control logging (MNE's filter messages show only when truthy).
+
+    Returns
+    -------
+    signal : array of shape (n_channels, n_samples), dtype float32
+        Per-channel z-scored signal.
+    """
+    _check_option("band", band, BANDS)
+    # A copy: MNE filters a float64 RawArray in place, which would change the caller's array.
+    data = np.atleast_2d(np.array(data, dtype=np.float64, copy=True))
+    mne_verbose = _mne_verbose(verbose)
+    info = mne.create_info([f"ch{i}" for i in range(len(data))], float(fs), ch_types="seeg")
+    raw = mne.io.RawArray(data, info, verbose=mne_verbose)
+    nyquist = fs / 2.0
+    if line_freq is not None:
+        freqs = np.arange(line_freq, nyquist, line_freq)
+        # The notch's transition band must fit below Nyquist too.
+        freqs = freqs[freqs < nyquist - 1.0]
+        if len(freqs):
+            raw.notch_filter(freqs, picks="all", verbose=mne_verbose)
+    if band == "high_gamma":
+        low, high = float(high_gamma[0]), min(float(high_gamma[1]), 0.45 * fs)
+        if not 0 < low < high:
+            raise ValueError(
+                f"Invalid high_gamma band {tuple(high_gamma)} at fs={fs:g} Hz: need "
+                f"0 < low < high, with high capped at 0.45 * fs = {0.45 * fs:g} Hz."
+            )
+        raw.filter(low, high, picks="all", verbose=mne_verbose)
+        raw.apply_hilbert(picks="all", envelope=True, verbose=mne_verbose)
+    out = raw.get_data()
+    mean = out.mean(axis=1, keepdims=True)
+    std = out.std(axis=1, keepdims=True)
+    std[std == 0] = 1.0  # a flat channel stays at zero rather than turning into NaN
+    return ((out - mean) / std).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Recording -> responses
+
+
+@dataclass
+class PreprocessResult:
+    """Event-locked responses of one recording.
+
+    Attributes
+    ----------
+    responses : array of shape (n_events, n_out, n_bins), dtype float32
+    names : list of str
+        Output channel names, in axis order.
+    bin_centers_s : array of shape (n_bins,)
+    dropped : dict of str to str
+        Input channels left out, with the reason.
+    fs : float
+    """
+
+    responses: np.ndarray
+    names: list[str]
+    bin_centers_s: np.ndarray
+    dropped: dict[str, str]
+    fs: float
+
+
+def _chunks(n: int, size: int) -> list[np.ndarray]:
+    return [np.arange(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _read(read_channels: ReadChannels, indices: np.ndarray) -> np.ndarray:
+    data = np.asarray(read_channels([int(i) for i in indices]))
+    if data.ndim != 2 or data.shape[0] != len(indices):
+        raise ValueError(
+            f"read_channels({len(indices)} indices) returned shape {data.shape}; expected "
+            f"({len(indices)}, n_samples)."
+        )
+    return data
+
+
+def _channel_quality(
+    read_channels: ReadChannels, n_channels: int, chunk_channels: int
+) -> tuple[dict[int, str], int]:
+    bad: dict[int, str] = {}
+    n_samples = -1
+    for idx in _chunks(n_channels, chunk_channels):
+        data = _read(read_channels, idx)
+        if n_samples < 0:
+            n_samples = data.shape[1]
+        elif data.shape[1] != n_samples:
+            raise ValueError(
+                f"read_channels returned {data.shape[1]} samples for channels {idx.tolist()}, "
+                f"but {n_samples} for the first chunk; all channels must have the same length."
+            )
+        n_nan = np.isnan(data).sum(axis=1)
+        n_inf = np.isinf(data).sum(axis=1)
+        for k, i in enumerate(idx):
+            if n_nan[k] == n_samples:
+                bad[int(i)] = "all NaN"
+            elif n_nan[k] or n_inf[k]:
+                kind = "NaN" if not n_inf[k] else "non-finite"
+                bad[int(i)] = f"contains {int(n_nan[k] + n_inf[k])} {kind} samples"
+            elif np.ptp(data[k]) == 0:
+                bad[int(i)] = "flat (zero variance)"
+    return bad, max(n_samples, 0)
+
+
+def channel_quality(
+    read_channels: ReadChannels, n_channels: int, chunk_channels: int = 16
+) -> dict[int, str]:
+    """Find channels that cannot be used: NaN or infinite samples, or no variance.
+
+    Parameters
+    ----------
+    read_channels : callable
+        ``read_channels(indices) -> array of shape (len(indices), n_samples)``.
+    n_channels : int
+        Number of channels ``read_channels`` can read.
+    chunk_channels : int
+        Channels read at a time.
+
+    Returns
+    -------
+    bad : dict of int to str
+        Index of every bad channel -> ``"all NaN"``, ``"contains N NaN samples"`` or
+        ``"flat (zero variance)"``.
+    """
+    return _channel_quality(read_channels, n_channels, chunk_channels)[0]
+
+
+def preprocess_recording(
+    read_channels: ReadChannels,
+    channel_names: Sequence[str],
+    fs: float,
+    event_samples: Sequence[int] | np.ndarray,
+    *,
+    reference: str = "laplacian",
+    band: str = "high_gamma",
+    line_freq: float | None = 60.0,
+    high_gamma: tuple[float, float] = (70.0, 250.0),
+    tmin: float = -0.5,
+    tmax: float = 1.5,
+    window_s: float = 0.2,
+    step_s: float = 0.025,
+    chunk_channels: int = 16,
+    usable: np.ndarray | None = None,
+    verbose: bool | str | int | None = None,
+) -> PreprocessResult:
+    """Event-locked band responses of one recording, in memory bounded by ``chunk_channels``.
+
+    Parameters
+    ----------
+    read_channels : callable
+        ``read_channels(indices) -> array of shape (len(indices), n_samples)``: raw channels by
+        index into ``channel_names``. Called with at most ``chunk_channels`` indices for the
+        quality and common-average passes; for neighbour references a chunk also reads its
+        outputs' neighbours.
+    channel_names : list of str, length n_channels
+        Channel labels (shaft + contact number).
+    fs : float
+        Sampling frequency, in Hz.
+    event_samples : array of shape (n_events,)
+        Event onsets, in samples. Every event's windows must lie inside the recording
+        (see :func:`valid_event_mask`).
+    reference : 'laplacian' | 'bipolar' | 'car' | 'none'
+        Re-reference scheme, see :func:`reference_plan`.
+    band : 'high_gamma' | 'broadband'
+        See :func:`filter_band`.
+    line_freq : float | None
+        Line frequency in Hz (notched with its harmonics); None skips the notch.
+    high_gamma : tuple of float
+        High-gamma band edges, in Hz.
+    tmin, tmax, step_s : float
+        First and last bin centre and their spacing, in seconds.
+    window_s : float
+        Width of each bin window, in seconds.
+    chunk_channels : int
+        Output channels processed at a time.
+    usable : array of shape (n_channels,), dtype bool | None
+        Channels allowed in the analysis (e.g. from the electrodes table); all when None.
+    verbose : bool | str | int | None
+        Control logging and the progress bar.
+
+    Returns
+    -------
+    result : PreprocessResult
+    """
+    _check_option("reference", reference, REFERENCES)
+    _check_option("band", band, BANDS)
+    if int(chunk_channels) < 1:
+        raise ValueError(f"chunk_channels must be a positive integer, got {chunk_channels!r}.")
+    chunk_channels = int(chunk_channels)
+    names = [str(n) for n in channel_names]
+    n_channels = len(names)
+    events = _as_event_samples(event_samples)
+    centers = bin_centers(tmin, tmax, step_s)
+
+    bad, n_samples = _channel_quality(read_channels, n_channels, chunk_channels)
+    valid = valid_event_mask(events, n_samples, fs, tmin, tmax, window_s, step_s)
+    if not valid.all():
+        raise ValueError(
+            f"{int((~valid).sum())} of {len(events)} events have bin windows outside the "
+            f"recording ({n_samples} samples at {fs:g} Hz, bins {tmin:g}..{tmax:g} s, window "
+            f"{window_s:g} s). Drop them first with valid_event_mask()."
+        )
+    ok = np.ones(n_channels, bool) if usable is None else np.asarray(usable, bool).copy()
+    if ok.shape != (n_channels,):
+        raise ValueError(f"usable must have shape ({n_channels},), got {ok.shape}.")
+    ok[list(bad)] = False
+    plan = reference_plan(names, reference, ok, verbose=verbose)
+    # The quality pass knows *why* a channel is unusable; say that rather than "marked unusable".
+    dropped = {**plan.dropped, **{names[i]: reason for i, reason in bad.items()}}
+    for name, reason in bad.items():
+        logger.info("Channel %s dropped: %s", names[name], reason)
+
+    n_out = len(plan.out_names)
+    responses = np.zeros((len(events), n_out, len(centers)), np.float32)
+    if n_out == 0:
+        logger.warning("No channel left after quality checks and the %r reference.", reference)
+        return PreprocessResult(responses, [], centers, dropped, float(fs))
+
+    # Re-referencing happens before the notch and band filters: both are linear and identical
+    # for every channel, so they commute, and re-referencing first lets each chunk read only
+    # the raw channels its own outputs are made of.
+    local = plan.weights
+    common_signal = None
+    if plan.common is not None:
+        # CAR: the common average is computed once, in a chunked pass over its channels, so a
+        # chunk needs only its own channels and not all of them.
+        local = plan.weights + plan.common[None, :]
+        sources = np.flatnonzero(plan.common)
+        common_signal = np.zeros(n_samples)
+        for idx in _chunks(len(sources), chunk_channels):
+            cols = sources[idx]
+            common_signal += plan.common[cols] @ _read(read_channels, cols).astype(np.float64)
+
+    chunks = _chunks(n_out, chunk_channels)
+    for rows in tqdm(chunks, desc="channel chunks", unit="chunk", disable=not verbose):
+        w = local[rows]  # (n_rows, n_channels)
+        cols = np.flatnonzero(np.any(w != 0, axis=0))
+        data = w[:, cols] @ _read(read_channels, cols).astype(np.float64)  # (n_rows, n_samples)
+        if common_signal is not None:
+            data -= common_signal[None, :]
+        signal = filter_band(data, fs, line_freq=line_freq, band=band, high_gamma=high_gamma,
+                             verbose=verbose)
+        responses[:, rows, :] = window_means(signal, events, fs, centers, window_s)
+    logger.info("Preprocessed %d events x %d channels x %d bins (%d channels dropped)",
+                len(events), n_out, len(centers), len(dropped))
+    return PreprocessResult(responses, list(plan.out_names), centers, dropped, float(fs))
