@@ -14,6 +14,13 @@ include: "workflow/rules/common.smk"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+wildcard_constraints:
+    subject=r"sub_\d+",
+    alignment="language|vision",
+    movie=r"[^/]+",
+
+
+
 include: "workflow/rules/data.smk"
 
 

@@ -93,10 +93,11 @@ def test_trigger_mapping_within_one_sample_across_the_pause(tiny_dataset):
             assert mapping.pauses[0][0] == pytest.approx(pause["movie_time_s"], abs=1.01)
             assert mapping.pauses[0][1] == pytest.approx(pause["duration_s"], abs=0.01)
             t = np.linspace(0.1, mapping.last_movie_time - 0.1, 2000)
-            # Skip the trigger interval that contains the pause start: there the nearest
-            # trigger cannot know whether the moment fell before or after the pause.
-            expected = (info["movie_start_sample"] + t * fs
-                        + np.where(t >= pause["movie_time_s"], pause["duration_s"] * fs, 0))
+            # Continuous truth: the movie starts lead_s into the recording and stops for
+            # duration_s at the pause; trigger indices and our answer are both rounded.
+            assert info["movie_start_sample"] == round(info["lead_s"] * fs)
+            expected = (info["lead_s"] + t
+                        + np.where(t >= pause["movie_time_s"], pause["duration_s"], 0)) * fs
             got = mapping.to_samples(t)
             assert np.max(np.abs(got - expected)) <= 1.0
             assert mapping.to_samples(np.array([mapping.last_movie_time + 5]))[0] == -1

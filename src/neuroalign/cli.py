@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     set_log_level(False if args.quiet else True)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, OSError) as err:
+    except (ValueError, FileNotFoundError, OSError, ImportError) as err:
         logger.error("%s", err)
         print(f"neuroalign: error: {err}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: the validated config, wildcard values, paths.
+# Helpers shared by every stage file (validated config, wildcard values, paths).
 import json
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from neuroalign.data.build import open_dataset, selected_subjects, selected_tria
 
 # Friendly validation first (names the key and the closest valid one), then defaults.
 try:
-    NA_CONFIG = validate_config(config, source=", ".join(workflow.configfiles) or "config")
+    NA_CONFIG = validate_config(config, source=", ".join(map(str, workflow.configfiles)) or "config")
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -40,12 +40,6 @@ SUBJECT_MOVIES = {
     for s in SUBJECTS
 }
 MOVIES = sorted({m for ms in SUBJECT_MOVIES.values() for m in ms})
-
-
-wildcard_constraints:
-    subject=r"sub_\d+",
-    alignment="language|vision",
-    movie=r"[^/]+",
 
 
 def section_hash(*sections):

@@ -247,11 +247,12 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
         for alignment in alignments:
             events_path = Path(events_dir) / movie / "events" / f"{alignment}.parquet"
             events = read_parquet_checked(events_path, EVENT_COLUMNS)
-            samples = mapping.to_samples(events["time_s"].to_numpy())
-            inside = (samples >= 0) & valid_event_mask(np.maximum(samples, 0), n_samples,
-                                                        mapping.fs, pp["tmin"], pp["tmax"],
-                                                        pp["window_s"])
-            n_late = int((samples < 0).sum())
+            times = events["time_s"].to_numpy()
+            samples = mapping.to_samples(times)
+            late = times > mapping.last_movie_time
+            inside = ~late & valid_event_mask(np.where(late, 0, samples), n_samples, mapping.fs,
+                                              pp["tmin"], pp["tmax"], pp["window_s"])
+            n_late = int(late.sum())
             n_out = int((~inside).sum()) - n_late
             summary[alignment]["trials"][int(trial)] = {
                 "movie": movie, "events": int(inside.sum()), "fs": mapping.fs,

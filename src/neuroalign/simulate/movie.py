@@ -1,0 +1,172 @@
+"""Synthetic movie: scenes composed from images bundled with scikit-image / scikit-learn.
+
+Each scene shows one source image with a random crop, flip and colour tint, and a slow
+pan/zoom within the scene; consecutive scenes use different images, so cuts are sharp
+(PySceneDetect's ``ContentDetector`` finds them). Scene boundaries fall on frames.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_path
+
+__all__ = ["image_pool", "plan_scenes", "scene_base", "render_frame", "write_movie"]
+
+# Only images whose files ship inside the scikit-image wheel (no pooch download).
+_SKIMAGE = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "page", "text",
+            "hubble_deep_field", "immunohistochemistry", "retina", "grass", "gravel", "brick",
+            "colorwheel", "logo", "horse", "clock")
+
+
+@lru_cache(maxsize=1)
+def image_pool() -> tuple[np.ndarray, ...]:
+    """Source images, each ``(H, W, 3)`` uint8 RGB (grey images are replicated)."""
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    out = []
+    for name in _SKIMAGE:
+        try:
+            img = np.asarray(getattr(skimage.data, name)())
+        except Exception:  # noqa: BLE001 - a missing image only shrinks the pool
+            continue
+        if img.dtype == bool:
+            img = img.astype(np.uint8) * 255
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        out.append(np.ascontiguousarray(img[..., :3].astype(np.uint8)))
+    out += [np.asarray(im, dtype=np.uint8) for im in load_sample_images().images]
+    return tuple(out)
+
+
+def plan_scenes(duration: float, fps: float, scene_s: tuple[float, float],
+                rng: np.random.Generator) -> np.ndarray:
+    """Frame index of each scene start.
+
+    Parameters
+    ----------
+    duration : float
+        Movie duration in s.
+    fps : float
+        Frame rate.
+    scene_s : tuple of float
+        Range of scene durations in s.
+    rng : numpy.random.Generator
+        Draws the durations.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_scenes,)
+        Start frames, first 0; the last scene is at least ``scene_s[0]`` long.
+    """
+    n_frames = int(round(duration * fps))
+    starts, f = [0], 0
+    while True:
+        f += int(round(rng.uniform(*scene_s) * fps))
+        if f > n_frames - scene_s[0] * fps:
+            return np.array(starts, dtype=int)
+        starts.append(f)
+
+
+def scene_base(rng: np.random.Generator, size: int, prev: int | None) -> dict:
+    """Draw one scene's look: image, crop, flip, tint and pan/zoom path.
+
+    Returns
+    -------
+    dict
+        ``image`` index, ``base`` (``(B, B, 3)`` uint8, ``B = 1.4 * size``) and the
+        pan/zoom start/end windows (fractions of ``B``).
+    """
+    from skimage.transform import resize
+
+    pool = image_pool()
+    choices = [i for i in range(len(pool)) if i != prev]
+    idx = int(rng.choice(choices))
+    img = pool[idx]
+    h, w = img.shape[:2]
+    side = int(min(h, w) * rng.uniform(0.55, 1.0))
+    y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    crop = img[y0:y0 + side, x0:x0 + side].astype(np.float32)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    tint = rng.uniform(0.55, 1.45, size=3).astype(np.float32)
+    b = int(round(1.4 * size))
+    base = resize(crop * tint, (b, b), order=1, preserve_range=True, anti_aliasing=True)
+    base = np.clip(base, 0, 255).astype(np.uint8)
+    z0, z1 = rng.uniform(0.72, 1.0, size=2)  # window side, fraction of the base
+    c0, c1 = rng.uniform(0.0, 1.0, size=(2, 2))  # window position within the free margin
+    return {"image": idx, "base": base, "zoom": (float(z0), float(z1)),
+            "pos0": c0.tolist(), "pos1": c1.tolist()}
+
+
+def render_frame(scene: dict, frac: float, size: int) -> np.ndarray:
+    """Frame at fraction ``frac`` in [0, 1] of a scene, ``(size, size, 3)`` uint8."""
+    base = scene["base"]
+    b = base.shape[0]
+    z = scene["zoom"][0] + (scene["zoom"][1] - scene["zoom"][0]) * frac
+    win = z * b
+    p = [a + (c - a) * frac for a, c in zip(scene["pos0"], scene["pos1"], strict=True)]
+    y0, x0 = p[0] * (b - win), p[1] * (b - win)
+    grid = (np.arange(size) + 0.5) * (win / size)
+    rows = np.clip((y0 + grid).astype(int), 0, b - 1)
+    cols = np.clip((x0 + grid).astype(int), 0, b - 1)
+    return base[rows][:, cols]
+
+
+def write_movie(path: Path, scene_starts: np.ndarray, n_frames: int, fps: float, size: int,
+                rng: np.random.Generator) -> list[dict]:
+    """Render and encode the movie with PyAV (H.264 if available, else MPEG-4).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Destination ``.mp4``.
+    scene_starts : numpy.ndarray, shape (n_scenes,)
+        Start frame of each scene.
+    n_frames : int
+        Total number of frames.
+    fps : float
+        Frame rate (an integer rate is used by the container).
+    size : int
+        Frame side in pixels (even).
+    rng : numpy.random.Generator
+        Draws each scene's look.
+
+    Returns
+    -------
+    list of dict
+        Per scene: ``image`` index and the ``mid`` frame (``(size, size, 3)`` uint8).
+    """
+    import av
+
+    bounds = list(scene_starts) + [n_frames]
+    info, prev = [], None
+    with atomic_path(path, suffix=".mp4") as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+            stream = container.add_stream(codec, rate=int(round(fps)))
+            stream.width = stream.height = size
+            stream.pix_fmt = "yuv420p"
+            # Fixed thread count: encoder output then does not depend on the machine's cores.
+            stream.codec_context.thread_count = 2
+            if codec == "libx264":
+                stream.options = {"crf": "20", "preset": "veryfast"}
+            else:
+                stream.bit_rate = 2_000_000
+            for s in range(len(scene_starts)):
+                scene = scene_base(rng, size, prev)
+                prev = scene["image"]
+                a, b = bounds[s], bounds[s + 1]
+                for f in range(a, b):
+                    frame = render_frame(scene, (f - a) / max(b - a - 1, 1), size)
+                    for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                        container.mux(packet)
+                info.append({"image": scene["image"],
+                             "mid": render_frame(scene, 0.5, size)})
+            for packet in stream.encode():
+                container.mux(packet)
+    return info

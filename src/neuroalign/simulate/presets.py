@@ -1,0 +1,97 @@
+"""Size presets of the simulated Brain TreeBank dataset.
+
+=========  ========  =============  ==========================  ==============================
+preset     subjects  fs (Hz)        brain electrodes / subject  movies (duration)
+=========  ========  =============  ==========================  ==============================
+``tiny``   2         2048, 2048     >= 16 (whole shafts)        sub_1: a; sub_2: a, b
+                                                                (a 150 s, b 60 s)
+``demo``   2         2048, 1024     >= 48 (whole shafts)        both: a (600 s, >= 1,500 words,
+                                                                >= 150 scene cuts)
+``paper``  10        2048 (sub_2:   all contacts of the         one ~1 h movie per subject
+                     1024)          neuroprobe layout
+=========  ========  =============  ==========================  ==============================
+
+The class mix (fractions of the *clean* brain electrodes that are vision, language
+and multimodal; the rest are null) and the default ``snr`` are preset fields too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Preset", "PRESETS"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Parameters of one simulated dataset size.
+
+    Attributes
+    ----------
+    name : str
+        Preset name.
+    fs : tuple of float
+        Sampling rate of each subject (its length is the number of subjects).
+    n_electrodes : int | None
+        Minimum number of brain contacts per subject; whole shafts are taken until at
+        least this many are reached. ``None`` keeps every contact of the layout.
+    trials : tuple of tuple of str
+        Movie of each trial, per subject (``trials[s][t]`` is trial ``t`` of ``sub_{s+1}``).
+    movies : dict of str to float
+        Movie id -> duration in seconds.
+    min_words : dict of str to int
+        Movie id -> minimum number of words (real transcripts are sped up if needed).
+    class_frac : tuple of float
+        Fractions of clean brain electrodes planted as (vision, language, multimodal).
+    snr : float
+        Default modulation depth of the high-gamma envelope (see ``simulate_dataset``).
+    latent_dim : int
+        Dimension ``k`` of the vision and language latents.
+    fps : float
+        Movie frame rate.
+    frame_size : int
+        Movie frames are ``frame_size x frame_size`` RGB.
+    scene_s : tuple of float
+        Range of scene durations in seconds (uniform).
+    """
+
+    name: str
+    fs: tuple[float, ...]
+    n_electrodes: int | None
+    trials: tuple[tuple[str, ...], ...]
+    movies: dict[str, float]
+    min_words: dict[str, int] = field(default_factory=dict)
+    class_frac: tuple[float, float, float] = (0.25, 0.25, 0.25)
+    snr: float = 1.0
+    latent_dim: int = 4
+    fps: float = 12.0
+    frame_size: int = 224
+    scene_s: tuple[float, float] = (2.0, 5.5)
+
+    @property
+    def n_subjects(self) -> int:
+        """Number of subjects."""
+        return len(self.fs)
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        name="tiny", fs=(2048.0, 2048.0), n_electrodes=16,
+        trials=(("sim-movie-a",), ("sim-movie-a", "sim-movie-b")),
+        movies={"sim-movie-a": 150.0, "sim-movie-b": 60.0},
+        class_frac=(0.12, 0.12, 0.12), snr=1.0, frame_size=128,
+    ),
+    "demo": Preset(
+        name="demo", fs=(2048.0, 1024.0), n_electrodes=48,
+        trials=(("sim-movie-a",), ("sim-movie-a",)),
+        movies={"sim-movie-a": 600.0}, min_words={"sim-movie-a": 1500},
+        class_frac=(0.15, 0.15, 0.15), snr=0.8, frame_size=224,
+    ),
+    "paper": Preset(
+        name="paper", fs=tuple(1024.0 if s == 2 else 2048.0 for s in range(1, 11)),
+        n_electrodes=None,
+        trials=tuple((f"sim-movie-{s:02d}",) for s in range(1, 11)),
+        movies={f"sim-movie-{s:02d}": 3600.0 for s in range(1, 11)},
+        class_frac=(0.1, 0.1, 0.1), snr=0.8, frame_size=160,
+    ),
+}

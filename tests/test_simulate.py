@@ -1,0 +1,258 @@
+"""Tests of the simulated Brain TreeBank dataset (neuroalign.simulate)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.signal import butter, hilbert, sosfiltfilt
+
+from neuroalign.simulate import PRESETS, simulate_dataset
+
+
+def _clean(label: str) -> str:
+    return label.strip("*#")
+
+
+def _gt(root: Path) -> dict:
+    return json.loads((root / "ground_truth.json").read_text())
+
+
+def _trials(root: Path) -> list[tuple[str, int]]:
+    out = []
+    for h5 in sorted(root.glob("sub_*_trial*.h5")):
+        sub, trial = h5.stem.split("_trial")
+        out.append((sub, int(trial)))
+    return out
+
+
+def test_presets_documented():
+    assert set(PRESETS) == {"tiny", "demo", "paper"}
+    assert PRESETS["demo"].fs == (2048.0, 1024.0)
+    assert PRESETS["paper"].n_subjects == 10 and PRESETS["paper"].n_electrodes is None
+
+
+def test_layout_files(tiny_dataset):
+    root = tiny_dataset
+    gt = _gt(root)
+    for key in ("preset", "seed", "latents_kind", "source", "latents", "sub_1", "sub_2"):
+        assert key in gt
+    assert _trials(root) == [("sub_1", 0), ("sub_2", 0), ("sub_2", 1)]
+    corrupted = json.loads((root / "corrupted_elec.json").read_text())
+    assert set(corrupted) == {"sub_1", "sub_2"}
+    coords = pd.read_csv(root / "localization" / "elec_coords_full.csv")
+    assert list(coords.columns) == ["Subject", "Electrode", "X", "Y", "Z"]
+    for sub in ("sub_1", "sub_2"):
+        labels = json.loads((root / "electrode_labels" / sub / "electrode_labels.json").read_text())
+        assert {"DC1", "DC2", "DC3", "DC4", "TRIG1"} <= set(labels)
+        assert any(lab.startswith("*") or lab.endswith("#") for lab in labels)
+        brain = [_clean(lab) for lab in labels if not lab.startswith(("DC", "TRIG"))]
+        assert len(brain) >= 12
+        assert 1 <= len(corrupted[sub]) <= 2 and set(corrupted[sub]) <= set(brain)
+        assert set(coords.loc[coords.Subject == sub, "Electrode"]) == set(brain)
+        wm = pd.read_csv(root / "localization" / sub / "depth-wm.csv")
+        assert list(wm.columns[:2]) == ["Electrode", "DesikanKilliany"]
+        assert set(wm.Electrode) == set(brain)
+        g = gt[sub]
+        assert {"electrodes", "dropped", "snr", "fs", "trials"} <= set(g)
+        assert sorted(v for v in g["dropped"].values()).count("flat") == 1
+        assert sorted(v for v in g["dropped"].values()).count("nan") == 1
+        assert sorted(k for k, v in g["dropped"].items() if v == "corrupted") == corrupted[sub]
+        # Classes only on clean electrodes, every clean electrode has a class.
+        assert set(g["electrodes"]) == set(brain) - set(g["dropped"])
+        kinds = set(g["electrodes"].values())
+        assert kinds == {"vision", "language", "multimodal", "null"}
+        for t, trial in g["trials"].items():
+            tag = f"{sub}_trial{int(t):03d}"
+            meta = json.loads((root / "subject_metadata" / f"{tag}_metadata.json").read_text())
+            assert meta["filename"] == f"{trial['movie']}.mp4" and "title" in meta
+            with h5py.File(root / f"{tag}.h5", "r") as f:
+                names = list(f["data"].keys())
+                assert len(names) == len(labels)
+                assert set(names) == {f"electrode_{i}" for i in range(len(labels))}
+                for i, lab in enumerate(labels):
+                    ds = f["data"][f"electrode_{i}"]
+                    assert ds.dtype == np.float32 and ds.shape == (trial["n_samples"],)
+                    reason = g["dropped"].get(_clean(lab))
+                    if reason == "flat":
+                        assert not np.any(ds[:])
+                    elif reason == "nan":
+                        assert np.isnan(ds[:]).all()
+                    elif reason == "corrupted":
+                        assert np.abs(ds[:]).max() > 5000
+                    elif lab.startswith(("DC", "TRIG")):
+                        continue
+                    else:
+                        assert np.isfinite(ds[:]).all() and 5 < np.std(ds[:]) < 500
+    for movie, lat in gt["latents"].items():
+        words = pd.read_csv(root / "transcripts" / movie / "features.csv", index_col=0)
+        for col in ("start", "end", "text", "sentence", "sentence_idx", "idx_in_sentence",
+                    "is_onset", "is_offset"):
+            assert col in words.columns
+        assert (words.end > words.start).all() and words.start.is_monotonic_increasing
+        assert (words.is_onset == (words.idx_in_sentence == 0)).all()
+        first = words.groupby("sentence_idx").text.agg(" ".join)
+        assert (words.sentence == words.sentence_idx.map(first)).all()
+        cuts = pd.read_csv(root / "scene_cuts" / f"{movie}.csv")
+        assert list(cuts.columns) == ["time_s"] and (cuts.time_s > 0).all()
+        assert lat["vision"]["scene_start_s"] == [0.0] + cuts.time_s.tolist()
+        k = lat["dim"]
+        assert np.shape(lat["vision"]["values"]) == (len(cuts) + 1, k)
+        assert np.shape(lat["language"]["values"]) == (len(words), k)
+        assert (root / "movies" / f"{movie}.mp4").stat().st_size > 0
+
+
+def test_trigger_tables(tiny_dataset):
+    gt = _gt(tiny_dataset)
+    for sub, t in _trials(tiny_dataset):
+        table = pd.read_csv(tiny_dataset / "subject_timings" / f"{sub}_trial{t:03d}_timings.csv")
+        assert list(table.columns) == ["type", "movie_time", "start_time", "end_time",
+                                       "trig_type", "index", "diff"]
+        trial = gt[sub]["trials"][str(t)]
+        fs = gt[sub]["fs"]
+        idx = table["index"].to_numpy()
+        assert np.all(np.diff(idx) > 0) and np.all(np.diff(table.movie_time) > 0)
+        assert table["diff"].iloc[0] == 0 and (table["diff"].iloc[1:] == np.diff(idx)).all()
+        assert idx[0] == trial["movie_start_sample"] > 0 and idx[-1] < trial["n_samples"]
+        jumps = np.diff(idx) - np.diff(table.movie_time) * fs
+        assert np.sum(np.abs(jumps) > 1) == 1  # exactly one pause
+        assert jumps.max() == pytest.approx(trial["pause"]["duration_s"] * fs, abs=1)
+        assert (table.end_time > table.start_time).all()
+
+
+def _word_samples(table: pd.DataFrame, times: np.ndarray, fs: float) -> np.ndarray:
+    """Reader's mapping: nearest trigger k, sample = index[k] + (t - movie_time[k]) fs."""
+    mt = table.movie_time.to_numpy()
+    k = np.abs(times[:, None] - mt[None, :]).argmin(axis=1)
+    return np.round(table["index"].to_numpy()[k] + (times - mt[k]) * fs).astype(int)
+
+
+def test_planted_electrodes_recoverable(tiny_dataset):
+    root = tiny_dataset
+    gt = _gt(root)
+    sub, g = "sub_1", gt["sub_1"]
+    trial = g["trials"]["0"]
+    lat = gt["latents"][trial["movie"]]
+    words = pd.read_csv(root / "transcripts" / trial["movie"] / "features.csv", index_col=0)
+    table = pd.read_csv(root / "subject_timings" / f"{sub}_trial000_timings.csv")
+    fs = g["fs"]
+    onsets = _word_samples(table, words.start.to_numpy(), fs)
+    v, lang = np.array(lat["vision"]["values"]), np.array(lat["language"]["values"])
+    scene = np.searchsorted(lat["vision"]["scene_start_s"], words.start, side="right") - 1
+    labels = [_clean(x) for x in json.loads(
+        (root / "electrode_labels" / sub / "electrode_labels.json").read_text())]
+    sos = butter(4, [70, 250], btype="bandpass", fs=fs, output="sos")
+    win = np.arange(int(0.1 * fs), int(0.4 * fs))
+
+    def event_env(label):
+        with h5py.File(root / f"{sub}_trial000.h5", "r") as f:
+            x = f["data"][f"electrode_{labels.index(label)}"][:].astype(float)
+        env = np.abs(hilbert(sosfiltfilt(sos, x)))
+        return env[onsets[:, None] + win[None, :]].mean(axis=1)
+
+    def true_drive(label):
+        w, kind = g["weights"][label], g["electrodes"][label]
+        if kind == "vision":
+            return v[scene] @ w["vision"]
+        if kind == "language":
+            return lang @ w["language"]
+        return (v[scene] @ w["vision"]) * (lang @ w["language"])
+
+    planted = [lab for lab, k in g["electrodes"].items() if k != "null"]
+    drives = {lab: true_drive(lab) for lab in planted}
+    for lab in planted:
+        r = np.corrcoef(event_env(lab), drives[lab])[0, 1]
+        assert r >= 0.3, (lab, g["electrodes"][lab], r)
+    for lab in [lab for lab, k in g["electrodes"].items() if k == "null"]:
+        env = event_env(lab)
+        for other, d in drives.items():
+            # Latents are autocorrelated, so a few hundred words leave chance correlations
+            # near 0.15; planted electrodes sit far above (>= 0.3, typically > 0.7).
+            assert abs(np.corrcoef(env, d)[0, 1]) < 0.25, (lab, other)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.suffix in {".h5", ".csv", ".json"}}
+
+
+def test_determinism(tmp_path, tiny_dataset):
+    a = simulate_dataset(tmp_path / "a", preset="tiny", seed=0, latents="random")
+    b = simulate_dataset(tmp_path / "b", preset="tiny", seed=1, latents="random")
+    fa, fb, f0 = _files(a), _files(b), _files(tiny_dataset)
+    assert fa.keys() == f0.keys() and len(fa) > 10
+    assert all(fa[k] == f0[k] for k in fa)
+    assert fa["sub_1_trial000.h5"] != fb["sub_1_trial000.h5"]
+    assert fa["ground_truth.json"] != fb["ground_truth.json"]
+
+
+def test_synthetic_source(tmp_path):
+    root = simulate_dataset(tmp_path / "syn", preset="tiny", seed=3, latents="random",
+                            source="synthetic", n_subjects=1, duration_s=40)
+    gt = _gt(root)
+    assert gt["source"] == "synthetic" and "sub_2" not in gt
+    labels = json.loads((root / "electrode_labels" / "sub_1" / "electrode_labels.json").read_text())
+    with h5py.File(root / "sub_1_trial000.h5", "r") as f:
+        assert len(f["data"]) == len(labels)
+    words = pd.read_csv(root / "transcripts" / "sim-movie-a" / "features.csv", index_col=0)
+    assert 1.5 < len(words) / 40 < 3.5 and words.end.max() < 40
+    assert gt["sub_1"]["trials"]["0"]["pause"]["movie_time_s"] == 20.5
+
+
+def test_invalid_arguments(tmp_path):
+    with pytest.raises(ValueError, match="preset"):
+        simulate_dataset(tmp_path, preset="huge")
+    with pytest.raises(ValueError, match="n_subjects"):
+        simulate_dataset(tmp_path, preset="tiny", n_subjects=3, latents="random")
+
+
+def test_missing_neuroprobe_message(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(sys, "path", [])
+    with pytest.raises(ImportError, match="pip install neuroprobe"):
+        simulate_dataset(tmp_path, preset="tiny", latents="random")
+
+
+def test_movie_decodes_and_cuts_detected(tiny_dataset):
+    import av
+    from scenedetect import ContentDetector, detect
+
+    movie = "sim-movie-b"
+    path = tiny_dataset / "movies" / f"{movie}.mp4"
+    fps = PRESETS["tiny"].fps
+    with av.open(str(path)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == int(round(PRESETS["tiny"].movies[movie] * fps))
+    true = pd.read_csv(tiny_dataset / "scene_cuts" / f"{movie}.csv").time_s.to_numpy()
+    scenes = detect(str(path), ContentDetector())
+    found = np.array([s[0].seconds for s in scenes[1:]])
+    assert len(found) > 0
+    hit = [np.min(np.abs(found - t)) <= 1.01 / fps for t in true]
+    assert np.mean(hit) >= 0.8
+
+
+@pytest.mark.models
+def test_content_latents(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("sentence_transformers")
+    root = simulate_dataset(tmp_path / "c", preset="tiny", seed=0, latents="content", n_subjects=1,
+                            duration_s=30)
+    gt = _gt(root)
+    assert gt["latents_kind"] == "content"
+    lat = gt["latents"]["sim-movie-a"]
+    words = pd.read_csv(root / "transcripts" / "sim-movie-a" / "features.csv", index_col=0)
+    v, lang = np.array(lat["vision"]["values"]), np.array(lat["language"]["values"])
+    assert v.shape == (len(lat["vision"]["scene_start_s"]), lat["dim"])
+    assert lang.shape == (len(words), lat["dim"])
+    assert np.all(np.isfinite(v)) and np.all(np.isfinite(lang))
+    assert np.all(np.abs(np.diff(v, axis=0)).max(axis=1) > 1e-3)  # scenes differ
+    # Words in a sentence differ (sentence context); repeated short sentences may not.
+    assert np.unique(np.round(lang, 4), axis=0).shape[0] > 0.7 * len(words)
