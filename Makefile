@@ -28,7 +28,7 @@ $(DEMO_DATA)/ground_truth.json: | $(STAMP)
 
 demo: $(STAMP) $(DEMO_DATA)/ground_truth.json
 	$(BIN)/neuroalign check-data --config config.yaml
-	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --cores $(CORES)
 	@echo
 	@echo "Done. Outputs are under results/:"
 	@echo "  results/movies/<movie>/events/<alignment>.parquet   events (one per word / scene cut)"

@@ -204,3 +204,20 @@ def test_check_data_cli(tiny_dataset, tmp_path):
     res = _cli("check-data", "--config", str(path))
     assert res.returncode == 2
     assert "preprocessing.reference" in res.stderr and "'laplacian'" in res.stderr
+
+
+def test_vision_events_fall_back_to_pyscenedetect(tiny_dataset, tmp_path):
+    """Without scene_cuts/{movie}.csv, PySceneDetect finds the simulated cuts."""
+    cfg = validate_config({"dataset": {"root": str(tiny_dataset)},
+                           "movies": {"root": str(tiny_dataset / "movies"), "scene_cuts": None}})
+    events = write_events(cfg, "sim-movie-a", "vision", tmp_path / "vision.parquet")
+    truth = pd.read_csv(tiny_dataset / "scene_cuts" / "sim-movie-a.csv")["time_s"].to_numpy()
+    found = events["time_s"].to_numpy()
+    fps = 12.0
+    hits = sum(np.min(np.abs(found - t)) <= 1.5 / fps for t in truth)
+    assert hits >= 0.9 * len(truth)
+    assert len(found) <= 1.1 * len(truth)
+    from neuroalign.io import read_parquet_metadata
+
+    assert read_parquet_metadata(tmp_path / "vision.parquet")["scene_cuts"].startswith(
+        "pyscenedetect")

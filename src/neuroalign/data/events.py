@@ -233,4 +233,6 @@ def detect_scene_cuts(path: str | os.PathLike, threshold: float = 27.0) -> np.nd
 
     logger.info("Detecting scene cuts in %s with PySceneDetect (threshold %.1f)", path, threshold)
     scenes = detect(str(path), ContentDetector(threshold=threshold), show_progress=False)
-    return np.array([start.get_seconds() for start, _ in scenes[1:]], dtype=float)
+    # FrameTimecode.seconds (PySceneDetect >= 0.7) replaced get_seconds().
+    return np.array([getattr(start, "seconds", None) or start.get_seconds()
+                     for start, _ in scenes[1:]], dtype=float)
