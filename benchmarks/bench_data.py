@@ -8,7 +8,7 @@ envelope, windowed means) on each in a fresh process and reports
 - peak resident memory above the process's baseline after imports, and the same
   less the output array (which necessarily grows with the number of events).
 
-Usage: python benchmarks/bench_data.py [--durations 300 900] [--out benchmarks/out]
+Usage: python benchmarks/bench_data.py [--durations 600 1800] [--memory-mb 500] [--out benchmarks/out]
 Numbers are machine-specific: compare the two rows, which ran in the same session.
 """
 
@@ -26,9 +26,10 @@ CHILD = r"""
 import json, resource, sys, time
 from neuroalign.config import validate_config
 from neuroalign.data.build import write_events, write_electrodes, write_responses
-root, work = sys.argv[1], sys.argv[2]
+root, work, memory_mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cfg = validate_config({"dataset": {"root": root}, "movies": {"root": root + "/movies",
-       "scene_cuts": root + "/scene_cuts"}, "events": {"alignments": ["language"]}})
+       "scene_cuts": root + "/scene_cuts"}, "events": {"alignments": ["language"]},
+       "preprocessing": {"memory_mb": memory_mb}})
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from neuroalign.data.braintreebank import BrainTreeBank
 ds = BrainTreeBank(root)
@@ -51,7 +52,7 @@ print(json.dumps({"wall_s": wall, "peak_mb": (peak - base) / 1024, "output_mb": 
 """
 
 
-def run(durations: list[float], out_dir: Path) -> list[dict]:
+def run(durations: list[float], out_dir: Path, memory_mb: int) -> list[dict]:
     from neuroalign.simulate import simulate_dataset
 
     rows = []
@@ -63,7 +64,8 @@ def run(durations: list[float], out_dir: Path) -> list[dict]:
                              duration_s=duration, verbose=False)
             sim_s = time.perf_counter() - t0
             work = Path(tmp) / f"work_{int(duration)}"
-            res = subprocess.run([sys.executable, "-c", CHILD, str(root), str(work)],
+            res = subprocess.run([sys.executable, "-c", CHILD, str(root), str(work),
+                                  str(memory_mb)],
                                  capture_output=True, text=True)
             if res.returncode != 0:
                 raise RuntimeError(res.stderr[-3000:])
@@ -84,10 +86,13 @@ def run(durations: list[float], out_dir: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--durations", type=float, nargs="+", default=[300.0, 900.0])
+    parser.add_argument("--durations", type=float, nargs="+", default=[600.0, 1800.0])
+    parser.add_argument("--memory-mb", type=int, default=500,
+                        help="preprocessing.memory_mb, the per-chunk budget under test")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     args = parser.parse_args()
-    rows = run(args.durations, args.out)
+    rows = run(args.durations, args.out, args.memory_mb)
+    print(f"\npreprocessing.memory_mb = {args.memory_mb}")
     print("\n| movie length | channels | recording | wall | channel-s/s | peak RSS | peak less output |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

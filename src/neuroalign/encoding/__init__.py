@@ -1,0 +1,49 @@
+"""Encoding stage: cross-fitted ridge from network features to SEEG responses, block statistics.
+
+DESIGN.md §4 and §6 are the contract. ``ridge`` fits (torch), ``blockstats`` scores (NumPy),
+``folds`` cuts time into contiguous folds that never split a block.
+"""
+
+from ._backend import get_device
+from .baselines import (
+    banded_ratio_grid,
+    concat_feature_spaces,
+    cross_fitted_banded_predictions,
+)
+from .blockstats import (
+    block_sums,
+    bootstrap_ci,
+    paired_swap_test,
+    permutation_p,
+    r_from_sums,
+    r_from_totals,
+    residual_block_autocorr,
+)
+from .folds import block_runs, contiguous_folds, split_halves
+from .ridge import (
+    CrossFitResult,
+    CrossFittedRidge,
+    cross_fitted_predictions,
+    solve_ridge_svd,
+)
+
+__all__ = [
+    "get_device",
+    "block_runs",
+    "contiguous_folds",
+    "split_halves",
+    "solve_ridge_svd",
+    "cross_fitted_predictions",
+    "cross_fitted_banded_predictions",
+    "concat_feature_spaces",
+    "banded_ratio_grid",
+    "CrossFitResult",
+    "CrossFittedRidge",
+    "block_sums",
+    "r_from_sums",
+    "r_from_totals",
+    "bootstrap_ci",
+    "permutation_p",
+    "residual_block_autocorr",
+    "paired_swap_test",
+]

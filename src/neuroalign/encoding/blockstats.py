@@ -1,0 +1,305 @@
+"""Block statistics of held-out predictions: r, bootstrap CIs and permutation tests from sums.
+
+Per block of events and per target we keep the six sums ``n, Σy, Σy², Σŷ, Σŷ², Σyŷ``
+(axis 1 of a ``(n_blocks, 6, n_targets)`` array, in that order). Any resample or swap of whole
+blocks gives the exact Pearson r from these sums, so resampling is a matrix product of a
+(resamples × blocks) weight matrix with the block sums: no refits, no raw predictions.
+
+Plain NumPy/SciPy: these are cheap next to the fit, and the stats stage can use them without
+torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+
+from .folds import block_runs
+
+N, SY, SYY, SH, SHH, SYH = range(6)
+
+
+def _as_2d(a, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"'{name}' must have shape (n_events, n_targets), got {a.shape}.")
+    return a
+
+
+def _check_pair(y, y_hat) -> tuple[np.ndarray, np.ndarray]:
+    y, y_hat = _as_2d(y, "y"), _as_2d(y_hat, "y_hat")
+    if y.shape != y_hat.shape:
+        raise ValueError(f"'y' {y.shape} and 'y_hat' {y_hat.shape} must have the same shape.")
+    return y, y_hat
+
+
+def _batches(n_targets: int, n_targets_batch: int | None):
+    step = n_targets if n_targets_batch is None else max(1, int(n_targets_batch))
+    for start in range(0, n_targets, step):
+        yield slice(start, start + step)
+
+
+def block_sums(y, y_hat, blocks, n_targets_batch: int | None = 4096) -> np.ndarray:
+    """Per-block sums ``n, Σy, Σy², Σŷ, Σŷ², Σyŷ`` in float64.
+
+    Parameters
+    ----------
+    y : array of shape (n_events, n_targets)
+    y_hat : array of shape (n_events, n_targets)
+    blocks : array of shape (n_events,)
+        Block label per event (events in time order, each block one contiguous run).
+    n_targets_batch : int or None
+        Targets cast to float64 at a time (bounds memory).
+
+    Returns
+    -------
+    sums : array of shape (n_blocks, 6, n_targets)
+        Blocks in time order.
+    """
+    y, y_hat = _check_pair(y, y_hat)
+    starts, stops = block_runs(blocks)
+    if stops[-1] != y.shape[0]:
+        raise ValueError(f"'blocks' has {stops[-1]} events, 'y' has {y.shape[0]}.")
+    out = np.empty((starts.size, 6, y.shape[1]))
+    out[:, N] = (stops - starts)[:, None]
+    for sl in _batches(y.shape[1], n_targets_batch):
+        yb, hb = y[:, sl].astype(np.float64), y_hat[:, sl].astype(np.float64)
+        for j, v in ((SY, yb), (SYY, yb * yb), (SH, hb), (SHH, hb * hb), (SYH, yb * hb)):
+            out[:, j, sl] = np.add.reduceat(v, starts, axis=0)
+    return out
+
+
+def r_from_totals(totals: np.ndarray) -> np.ndarray:
+    """Pearson r from summed moments.
+
+    Parameters
+    ----------
+    totals : array of shape (..., 6, n_targets)
+        ``n, Σy, Σy², Σŷ, Σŷ², Σyŷ`` summed over events.
+
+    Returns
+    -------
+    r : array of shape (..., n_targets)
+        NaN where either variable is constant.
+    """
+    totals = np.asarray(totals, dtype=np.float64)
+    n = totals[..., N, :]
+    sy, sh = totals[..., SY, :], totals[..., SH, :]
+    cov = totals[..., SYH, :] - sy * sh / n
+    var_y = totals[..., SYY, :] - sy * sy / n
+    var_h = totals[..., SHH, :] - sh * sh / n
+    den = np.sqrt(np.clip(var_y, 0, None) * np.clip(var_h, 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, cov / den, np.nan)
+
+
+def r_from_sums(sums: np.ndarray) -> np.ndarray:
+    """Pearson r over all events from block sums (n_blocks, 6, n_targets) -> (n_targets,)."""
+    return r_from_totals(np.asarray(sums).sum(0))
+
+
+def bootstrap_ci(sums: np.ndarray, n_resamples: int = 1000,
+                 rng: np.random.Generator | int | None = None, level: float = 0.95,
+                 n_targets_batch: int | None = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile block-bootstrap confidence interval of r.
+
+    Blocks are drawn with replacement (``n_blocks`` per resample); resample ``i``'s moments are
+    ``counts[i] @ sums``, with ``counts`` the (n_resamples, n_blocks) multinomial count matrix,
+    drawn once so every target sees the same resamples.
+
+    Parameters
+    ----------
+    sums : array of shape (n_blocks, 6, n_targets)
+    n_resamples : int
+    rng : numpy Generator, seed or None
+    level : float
+        Coverage of the interval, in (0, 1).
+    n_targets_batch : int or None
+        Targets per matrix product (memory is ``n_resamples * 6 * n_targets_batch`` floats).
+
+    Returns
+    -------
+    ci_low : array of shape (n_targets,)
+    ci_high : array of shape (n_targets,)
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"'level' must be in (0, 1), got {level!r}.")
+    rng = np.random.default_rng(rng)
+    n_blocks, _, n_targets = sums.shape
+    counts = rng.multinomial(n_blocks, np.full(n_blocks, 1.0 / n_blocks),
+                             size=n_resamples).astype(np.float64)  # (n_resamples, n_blocks)
+    q = [(1 - level) / 2, 1 - (1 - level) / 2]
+    low, high = np.empty(n_targets), np.empty(n_targets)
+    for sl in _batches(n_targets, n_targets_batch):
+        part = sums[:, :, sl]
+        totals = (counts @ part.reshape(n_blocks, -1)).reshape(n_resamples, 6, -1)
+        low[sl], high[sl] = np.quantile(r_from_totals(totals), q, axis=0)
+    return low, high
+
+
+def _trial_runs(trials, blocks, n_events: int) -> tuple[np.ndarray, np.ndarray]:
+    if trials is None:
+        return np.array([0]), np.array([n_events])
+    trials = np.asarray(trials)
+    if trials.shape != (n_events,):
+        raise ValueError(f"'trials' must have shape ({n_events},), got {trials.shape}.")
+    t_starts, t_stops = block_runs(trials)
+    b_starts, _ = block_runs(blocks)
+    if not np.isin(t_starts, b_starts).all():
+        raise ValueError("A block spans two trials: blocks must nest within trials.")
+    return t_starts, t_stops
+
+
+def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
+                  rng: np.random.Generator | int | None = None,
+                  n_targets_batch: int | None = 1024, return_null: bool = False):
+    """One-sided permutation p-value of r > 0 by circular block shifts within trials.
+
+    Null: in each trial with ``m`` blocks, the predictions' block sequence is rotated by ``k``
+    whole blocks, ``k`` uniform in ``1..m-1`` and independent across trials and permutations:
+    ŷ's blocks ``k, ..., m-1, 0, ..., k-1`` are laid, concatenated, against the responses of the
+    trial. When blocks have equal length, block ``b`` of y meets block ``b + k (mod m)`` of ŷ;
+    otherwise this is the circular shift of ŷ by the event offset of its block ``k``
+    (``o_k``), so within-block autocorrelation of ŷ is kept except at one seam per trial.
+    A rotation leaves every trial's ``n, Σy, Σy², Σŷ, Σŷ²`` unchanged; only ``Σyŷ`` moves, and
+    for all shifts at once it is the circular cross-correlation
+    ``c[s] = Σ_i y_i ŷ_{(i + s) mod n}`` computed by FFT and read at ``s = o_1..o_{m-1}``.
+    The shifts are drawn once and shared by all targets (so electrode-level averages can reuse
+    them). ``p = (1 + #{r_perm >= r_obs}) / (1 + n_permutations)``.
+
+    Parameters
+    ----------
+    y : array of shape (n_events, n_targets)
+    y_hat : array of shape (n_events, n_targets)
+    blocks : array of shape (n_events,)
+        Block labels, contiguous, nested within trials.
+    trials : array of shape (n_events,) or None
+        Trial label per event (contiguous runs); None means one trial.
+    n_permutations : int
+    rng : numpy Generator, seed or None
+    n_targets_batch : int or None
+    return_null : bool
+        Also return the null r.
+
+    Returns
+    -------
+    p : array of shape (n_targets,)
+    r_null : array of shape (n_permutations, n_targets)
+        Only if ``return_null``.
+    """
+    y, y_hat = _check_pair(y, y_hat)
+    rng = np.random.default_rng(rng)
+    n_events, n_targets = y.shape
+    b_starts, _ = block_runs(blocks)
+    if b_starts.size and (b_starts[-1] >= n_events):
+        raise ValueError(f"'blocks' and 'y' disagree on the number of events ({n_events}).")
+    t_starts, t_stops = _trial_runs(trials, blocks, n_events)
+    plan = []  # (start, stop, block offsets within trial, shift index per permutation)
+    for s, e in zip(t_starts, t_stops, strict=True):
+        offsets = b_starts[(b_starts >= s) & (b_starts < e)] - s
+        if offsets.size < 2:
+            raise ValueError(f"The trial of events {s}..{e - 1} has a single block: it cannot be "
+                             f"shifted by whole blocks. Use shorter blocks.")
+        plan.append((s, e, offsets, rng.integers(1, offsets.size, size=n_permutations)))
+    p = np.empty(n_targets)
+    r_null = np.empty((n_permutations, n_targets)) if return_null else None
+    for sl in _batches(n_targets, n_targets_batch):
+        yb, hb = y[:, sl].astype(np.float64), y_hat[:, sl].astype(np.float64)
+        nb = yb.shape[1]
+        c_perm = np.zeros((n_permutations, nb))
+        for s, e, offsets, k in plan:
+            n_t = e - s
+            fy = scipy.fft.rfft(yb[s:e], axis=0, workers=-1)
+            fh = scipy.fft.rfft(hb[s:e], axis=0, workers=-1)
+            c = scipy.fft.irfft(np.conj(fy) * fh, n=n_t, axis=0, workers=-1)  # (n_t, nb)
+            c_perm += c[offsets[k]]  # (n_permutations, nb)
+        sy, sh = yb.sum(0), hb.sum(0)
+        c_obs = (yb * hb).sum(0)
+        var = np.sqrt(((yb * yb).sum(0) - sy * sy / n_events)
+                      * ((hb * hb).sum(0) - sh * sh / n_events))
+        # r is increasing in Σyŷ with everything else fixed, so compare cross sums; the
+        # tolerance absorbs FFT round-off and counts near-ties as exceedances (conservative).
+        tol = 1e-9 * np.sqrt((yb * yb).sum(0) * (hb * hb).sum(0))
+        p[sl] = (1 + (c_perm >= c_obs - tol).sum(0)) / (1 + n_permutations)
+        if return_null:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r_null[:, sl] = (c_perm - sy * sh / n_events) / var
+    return (p, r_null) if return_null else p
+
+
+def residual_block_autocorr(sums: np.ndarray, block_trials=None) -> np.ndarray:
+    """Lag-1 correlation of the residual ``y - ŷ`` block means, within trials.
+
+    Block resampling assumes nearly independent block sums; values above ~0.1 flag targets
+    whose residuals are autocorrelated beyond a block (use longer blocks). Means rather than
+    sums so unequal block lengths do not masquerade as correlation (equal lengths: identical).
+
+    Parameters
+    ----------
+    sums : array of shape (n_blocks, 6, n_targets)
+    block_trials : array of shape (n_blocks,) or None
+        Trial of each block; consecutive blocks of different trials are not paired.
+
+    Returns
+    -------
+    rho : array of shape (n_targets,)
+    """
+    resid = (sums[:, SY] - sums[:, SH]) / sums[:, N]  # (n_blocks, n_targets)
+    pairs = np.ones(resid.shape[0] - 1, dtype=bool)
+    if block_trials is not None:
+        bt = np.asarray(block_trials)
+        pairs = bt[1:] == bt[:-1]
+    a, b = resid[:-1][pairs], resid[1:][pairs]
+    a, b = a - a.mean(0), b - b.mean(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
+
+
+def paired_swap_test(sums_a: np.ndarray, sums_b: np.ndarray, n_permutations: int = 1000,
+                     rng: np.random.Generator | int | None = None,
+                     n_targets_batch: int | None = 2048, return_null: bool = False):
+    """Paired block-swap test of ``Δr = r_A - r_B > 0`` on the same responses.
+
+    Null: within each block, model A's and B's predictions are exchangeable. Each permutation
+    swaps them in a random subset of blocks (each block with probability 1/2; the swap matrix
+    ``W`` (n_permutations, n_blocks) is drawn once and shared by all targets, so averages over
+    targets, e.g. an electrode's bins, can be tested with the same null). The swapped moments
+    are ``Σ_b sums_a + W @ (sums_b - sums_a)``; Δr needs only each model's own sums with y, so
+    no cross term ``Σŷ_A ŷ_B`` is required. ``p = (1 + #{Δr_perm >= Δr_obs}) / (1 + n_perm)``.
+
+    Parameters
+    ----------
+    sums_a, sums_b : arrays of shape (n_blocks, 6, n_targets)
+        Block sums of the two models on the same responses and blocks.
+    n_permutations : int
+    rng : numpy Generator, seed or None
+    n_targets_batch : int or None
+    return_null : bool
+
+    Returns
+    -------
+    delta_r : array of shape (n_targets,)
+    p : array of shape (n_targets,)
+    delta_null : array of shape (n_permutations, n_targets)
+        Only if ``return_null``.
+    """
+    if sums_a.shape != sums_b.shape:
+        raise ValueError(f"Block sums disagree: {sums_a.shape} vs {sums_b.shape}.")
+    if not np.allclose(sums_a[:, :SYY + 1], sums_b[:, :SYY + 1]):
+        raise ValueError("The two models' block sums are not on the same responses and blocks.")
+    rng = np.random.default_rng(rng)
+    n_blocks, _, n_targets = sums_a.shape
+    W = rng.integers(0, 2, size=(n_permutations, n_blocks)).astype(np.float64)
+    delta = r_from_sums(sums_a) - r_from_sums(sums_b)
+    p = np.empty(n_targets)
+    null = np.empty((n_permutations, n_targets)) if return_null else None
+    for sl in _batches(n_targets, n_targets_batch):
+        sa, sb = sums_a[:, :, sl], sums_b[:, :, sl]
+        moved = (W @ (sb - sa).reshape(n_blocks, -1)).reshape(n_permutations, 6, -1)
+        d = r_from_totals(sa.sum(0) + moved) - r_from_totals(sb.sum(0) - moved)
+        p[sl] = (1 + (d >= delta[sl] - 1e-12).sum(0)) / (1 + n_permutations)
+        if return_null:
+            null[:, sl] = d
+    return (delta, p, null) if return_null else (delta, p)

@@ -1,0 +1,110 @@
+"""Block statistics: r from sums, bootstrap coverage, permutation and swap calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.signal import lfilter
+
+from neuroalign.encoding import (
+    block_sums,
+    bootstrap_ci,
+    paired_swap_test,
+    permutation_p,
+    r_from_sums,
+    residual_block_autocorr,
+)
+
+
+def _ar_within_blocks(rng, n_blocks, block_len, n_targets, phi):
+    """AR(1) noise restarted in every block: autocorrelated within, independent across."""
+    x = lfilter([1.0], [1.0, -phi], rng.standard_normal((n_blocks, block_len, n_targets)), axis=1)
+    return x.reshape(n_blocks * block_len, n_targets)
+
+
+def test_block_sums_give_exact_r(rng):
+    sizes = rng.integers(5, 40, size=17)
+    blocks = np.repeat(np.arange(17) * 3 + 1, sizes)  # arbitrary labels, unequal lengths
+    y = rng.standard_normal((blocks.size, 8)) + 5
+    y_hat = 0.3 * y + rng.standard_normal(y.shape).astype(np.float32)
+    sums = block_sums(y, y_hat, blocks, n_targets_batch=3)
+    assert sums.shape == (17, 6, 8)
+    np.testing.assert_array_equal(sums[:, 0, 0], sizes)
+    expected = [np.corrcoef(y[:, t], y_hat[:, t])[0, 1] for t in range(8)]
+    np.testing.assert_allclose(r_from_sums(sums), expected, atol=1e-10)
+
+
+def test_bootstrap_ci_coverage():
+    """400 datasets (as targets) with population r = 0.3: the 95 % CI covers it 95 ± 3 %."""
+    rng = np.random.default_rng(3)
+    n_blocks, block_len, n_sets, rho = 100, 10, 400, 0.3
+    h = _ar_within_blocks(rng, n_blocks, block_len, n_sets, 0.6)
+    e = _ar_within_blocks(rng, n_blocks, block_len, n_sets, 0.6)
+    y = rho * h + np.sqrt(1 - rho**2) * e  # corr(y, h) = rho: h and e share their AR(1) law
+    blocks = np.repeat(np.arange(n_blocks), block_len)
+    low, high = bootstrap_ci(block_sums(y, h, blocks), n_resamples=1000, rng=rng)
+    coverage = np.mean((low <= rho) & (rho <= high))
+    assert 0.92 <= coverage <= 0.98, coverage
+    assert np.all(low < high)
+
+
+def test_fft_null_is_a_circular_block_shift(rng):
+    sizes = rng.integers(4, 9, size=6)
+    blocks = np.repeat(np.arange(6), sizes)
+    y = rng.standard_normal((blocks.size, 3))
+    y_hat = rng.standard_normal((blocks.size, 3))
+    _, r_null = permutation_p(y, y_hat, blocks, n_permutations=200, rng=0, return_null=True)
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    shifted = np.array([[np.corrcoef(y[:, t], np.roll(y_hat[:, t], -o))[0, 1] for t in range(3)]
+                        for o in offsets[1:]])  # (n_blocks - 1, n_targets)
+    for t in range(3):
+        assert np.all(np.min(np.abs(r_null[:, t, None] - shifted[None, :, t]), axis=1) < 1e-10)
+        assert len(np.unique(np.round(r_null[:, t], 10))) == 5  # every shift 1..m-1 is drawn
+
+
+def test_permutation_p_uniform_under_null_and_small_for_effect():
+    rng = np.random.default_rng(4)
+    n_trials, n_blocks, block_len, n_targets = 3, 25, 16, 600
+    y = _ar_within_blocks(rng, n_trials * n_blocks, block_len, n_targets, 0.8)
+    y_hat = _ar_within_blocks(rng, n_trials * n_blocks, block_len, n_targets, 0.8)
+    blocks = np.repeat(np.arange(n_trials * n_blocks), block_len)
+    trials = np.repeat(np.arange(n_trials), n_blocks * block_len)
+    p = permutation_p(y, y_hat, blocks, trials, n_permutations=1000, rng=rng)
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+    assert 0.02 < np.mean(p < 0.05) < 0.08
+    p_effect = permutation_p(y + 0.5 * y_hat, y_hat, blocks, trials, n_permutations=1000,
+                             rng=rng)
+    assert np.all(p_effect <= 2 / 1001)  # r ≈ 0.45: no shift comes close
+    with pytest.raises(ValueError, match="single block"):
+        permutation_p(y[:16], y_hat[:16], blocks[:16])
+
+
+def test_residual_block_autocorr_flags_slow_drift(rng):
+    blocks = np.repeat(np.arange(200), 10)
+    y = rng.standard_normal((2000, 50))
+    y_hat = rng.standard_normal((2000, 50))
+    iid = residual_block_autocorr(block_sums(y, y_hat, blocks))
+    assert abs(iid.mean()) < 0.03
+    drift = lfilter([1.0], [1.0, -0.995], rng.standard_normal((2000, 50)), axis=0)
+    slow = residual_block_autocorr(block_sums(y + drift, y_hat, blocks))
+    assert np.all(slow > 0.1)
+
+
+def test_paired_swap_test():
+    rng = np.random.default_rng(5)
+    n_blocks, block_len, n_targets = 60, 12, 500
+    blocks = np.repeat(np.arange(n_blocks), block_len)
+    signal = _ar_within_blocks(rng, n_blocks, block_len, n_targets, 0.5)
+    y = signal + 2 * _ar_within_blocks(rng, n_blocks, block_len, n_targets, 0.5)
+
+    def noisy():
+        return signal + 2 * _ar_within_blocks(rng, n_blocks, block_len, n_targets, 0.5)
+
+    sums_a, sums_b = block_sums(y, noisy(), blocks), block_sums(y, noisy(), blocks)
+    delta, p = paired_swap_test(sums_a, sums_b, n_permutations=1000, rng=rng)
+    np.testing.assert_allclose(delta, r_from_sums(sums_a) - r_from_sums(sums_b))
+    assert stats.kstest(p, "uniform").pvalue > 0.01  # equally good models: a null
+    sums_c = block_sums(y, signal, blocks)  # a better model
+    _, p_better = paired_swap_test(sums_c, sums_a, n_permutations=1000, rng=rng)
+    assert np.mean(p_better < 0.05) > 0.9
