@@ -20,11 +20,14 @@ wildcard_constraints:
     movie=r"[^/]+",
 
 
-
 include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/encoding.smk"
 
 
 rule all:
     input:
         all_data_outputs(),
+        all_features_outputs(),
+        all_encoding_outputs(),
     default_target: True

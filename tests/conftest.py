@@ -32,3 +32,34 @@ def tiny_dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sim_tiny")
     simulate_dataset(root, preset="tiny", seed=0, latents="random")
     return root
+
+
+@pytest.fixture(scope="session")
+def built(tiny_dataset, tmp_path_factory):
+    """The data stage run on the tiny dataset: (config, output dir, ground truth, summaries).
+
+    Layout under the output dir: ``movies/{movie}/events/{alignment}.parquet`` and
+    ``{subject}/electrodes.parquet``, ``{subject}/{alignment}.h5``.
+    """
+    import json
+
+    from neuroalign.config import validate_config
+    from neuroalign.data.build import write_electrodes, write_events, write_responses
+
+    out = tmp_path_factory.mktemp("built")
+    cfg = validate_config({"dataset": {"root": str(tiny_dataset)},
+                           "movies": {"root": str(tiny_dataset / "movies"),
+                                      "scene_cuts": str(tiny_dataset / "scene_cuts")},
+                           "results": str(out)})
+    truth = json.loads((tiny_dataset / "ground_truth.json").read_text())
+    for movie in truth["latents"]:
+        for alignment in ("language", "vision"):
+            write_events(cfg, movie, alignment,
+                         out / "movies" / movie / "events" / f"{alignment}.parquet")
+    summaries = {}
+    for subject in ("sub_1", "sub_2"):
+        write_electrodes(cfg, subject, out / subject / "electrodes.parquet")
+        summaries[subject] = write_responses(
+            cfg, subject, ["language", "vision"], out / subject / "electrodes.parquet",
+            out / "movies", [out / subject / "language.h5", out / subject / "vision.h5"])
+    return cfg, out, truth, summaries

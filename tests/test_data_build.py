@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,38 +11,7 @@ import pytest
 import yaml
 
 from neuroalign.config import validate_config
-from neuroalign.data.build import (
-    read_responses,
-    write_electrodes,
-    write_events,
-    write_responses,
-)
-
-
-def _config(root: Path, results: Path, **preprocessing) -> dict:
-    return validate_config({"dataset": {"root": str(root)},
-                            "movies": {"root": str(root / "movies"),
-                                       "scene_cuts": str(root / "scene_cuts")},
-                            "preprocessing": preprocessing, "results": str(results)})
-
-
-@pytest.fixture(scope="module")
-def built(tiny_dataset, tmp_path_factory):
-    """Events, electrodes and responses of the tiny dataset, built once."""
-    out = tmp_path_factory.mktemp("built")
-    cfg = _config(tiny_dataset, out)
-    truth = json.loads((tiny_dataset / "ground_truth.json").read_text())
-    for movie in truth["latents"]:
-        for alignment in ("language", "vision"):
-            write_events(cfg, movie, alignment, out / "movies" / movie / "events" /
-                         f"{alignment}.parquet")
-    summaries = {}
-    for subject in ("sub_1", "sub_2"):
-        write_electrodes(cfg, subject, out / subject / "electrodes.parquet")
-        summaries[subject] = write_responses(
-            cfg, subject, ["language", "vision"], out / subject / "electrodes.parquet",
-            out / "movies", [out / subject / "language.h5", out / subject / "vision.h5"])
-    return cfg, out, truth, summaries
+from neuroalign.data.build import read_responses, write_events, write_responses
 
 
 def test_electrodes_drop_flat_nan_and_corrupted_with_reasons(built):

@@ -30,6 +30,9 @@ def tiny_config(tiny_dataset, tmp_path_factory) -> tuple[Path, Path]:
     cfg = {"dataset": {"root": str(tiny_dataset)},
            "movies": {"root": str(tiny_dataset / "movies"),
                       "scene_cuts": str(tiny_dataset / "scene_cuts")},
+           "models": [{"name": "tiny-minilm"}, {"name": "tiny-efficientnet"},
+                      {"name": "sim-multimodal"}],
+           "stats": {"n_bootstrap": 200, "n_permutations": 200},
            "results": str(work / "results")}
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -41,7 +44,7 @@ def test_dry_run_lists_the_dag(tiny_config):
     res = snakemake(work, cfg, "-n", "--quiet", "rules")
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
-    for rule in ("events", "electrodes", "responses"):
+    for rule in ("events", "electrodes", "responses", "features", "encoding", "baseline"):
         assert rule in out
 
 
@@ -80,6 +83,14 @@ def test_run_builds_all_responses_and_rerun_does_nothing(tiny_config, tiny_datas
                 assert len(f["event_id"]) == resp.shape[0]
                 names = [n.decode() for n in f["electrodes"][()]]
                 assert set(names) <= set(el.loc[el["clean"], "name"])
+    encodings = sorted(p.relative_to(results / "subjects")
+                       for p in (results / "subjects").glob("*/encoding/*/*/*.h5"))
+    models = {"tiny-minilm", "tiny-efficientnet", "sim-multimodal"}
+    expected = {Path(s) / "encoding" / m / i / f"{a}.h5" for s in subjects for m in models
+                for i in ("trained", "random") for a in ("language", "vision")}
+    expected |= {Path(s) / "encoding" / b / "trained" / f"{a}.h5" for s in subjects
+                 for b in ("concat", "banded") for a in ("language", "vision")}
+    assert set(encodings) == expected
     # Nothing changed: nothing to do.
     again = snakemake(work, cfg, "-n")
     assert again.returncode == 0

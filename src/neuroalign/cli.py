@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate(sub)
     _add_check_data(sub)
     _add_data(sub)
+    from .encoding.cli import add_parser as add_encoding
+    from .features.cli import add_parser as add_features
+
+    add_features(sub)
+    add_encoding(sub)
     _add_config(sub)
     return parser
 

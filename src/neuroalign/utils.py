@@ -64,3 +64,28 @@ def _check_option(parameter: str, value: Any, allowed: Iterable[Any]) -> Any:
         f"Invalid value for the {parameter!r} parameter. Allowed values are "
         f"{_join_allowed(allowed)}, but got {value!r} instead.{hint}"
     )
+
+
+def get_device(device: Any = "auto") -> Any:
+    """Return the torch device to compute on (chosen once, then passed down).
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} | torch.device
+        ``"auto"`` picks CUDA when a GPU is visible, else the CPU.
+
+    Returns
+    -------
+    device : torch.device
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        return device
+    _check_option("device", device, ["auto", "cpu", "cuda"])
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("Invalid value for the 'device' parameter: 'cuda' was asked for but torch "
+                         "sees no CUDA device. Use 'auto' or 'cpu'.")
+    return torch.device(device)

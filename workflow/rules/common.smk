@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from neuroalign.config import ConfigError, config_hash, validate_config
 from neuroalign.data.build import open_dataset, selected_subjects, selected_trials
@@ -50,4 +51,70 @@ def all_data_outputs():
     out = [f"{RESULTS}/movies/{m}/events/{a}.parquet" for m in MOVIES for a in ALIGNMENTS]
     out += [f"{RESULTS}/subjects/{s}/electrodes.parquet" for s in SUBJECTS]
     out += [f"{RESULTS}/subjects/{s}/responses/{a}.h5" for s in SUBJECTS for a in ALIGNMENTS]
+    return out
+
+# ---- models: the registry says each model's modality; the config says which to run.
+from neuroalign.features import get_model
+
+MODELS = {m["name"]: m for m in NA_CONFIG["models"]}
+for _name in MODELS:
+    get_model(_name)  # unknown names fail here, with the closest registered name
+MODEL_INITS = [(m, i) for m, entry in MODELS.items() for i in entry["init"]]
+
+
+def _trained_of(modality):
+    return [
+        m
+        for m, entry in MODELS.items()
+        if "trained" in entry["init"]
+        and get_model(m).modality == modality
+        and not get_model(m).is_control
+    ]
+
+
+# Linear-integration baselines combine the best layers of the configured unimodal models.
+BASELINE_MODELS = (NA_CONFIG["sites"]["vision_models"] or _trained_of("vision")) + (
+    NA_CONFIG["sites"]["language_models"] or _trained_of("language")
+)
+BASELINES = NA_CONFIG["sites"]["linear_baselines"] if len(BASELINE_MODELS) >= 2 else []
+if NA_CONFIG["sites"]["linear_baselines"] and not BASELINES:
+    logger.warning(
+        "neuroalign: linear baselines need at least one vision and one language model; "
+        "none will be fitted"
+    )
+
+
+def model_hash(model, *sections):
+    """Hash of config sections plus one model's entry: editing a model reruns only its jobs."""
+    return config_hash({**NA_CONFIG, "_model": MODELS.get(model, {})}, [*sections, "_model"])
+
+
+BASELINE_HASH = config_hash(
+    {**NA_CONFIG, "_models": [MODELS[m] for m in BASELINE_MODELS]},
+    ["encoding", "stats", "seed", "sites", "_models"],
+)
+
+
+def all_features_outputs():
+    return [
+        f"{RESULTS}/features/{m}/{i}/{mv}/{a}.h5"
+        for m, i in MODEL_INITS
+        for mv in MOVIES
+        for a in ALIGNMENTS
+    ]
+
+
+def all_encoding_outputs():
+    out = [
+        f"{RESULTS}/subjects/{s}/encoding/{m}/{i}/{a}.h5"
+        for s in SUBJECTS
+        for m, i in MODEL_INITS
+        for a in ALIGNMENTS
+    ]
+    out += [
+        f"{RESULTS}/subjects/{s}/encoding/{b}/trained/{a}.h5"
+        for s in SUBJECTS
+        for b in BASELINES
+        for a in ALIGNMENTS
+    ]
     return out

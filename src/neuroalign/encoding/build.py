@@ -1,0 +1,285 @@
+"""The encoding stage's jobs: one fit per subject x model x init x alignment, and the baselines.
+
+``fit_encoding``   responses + features of one model -> ``encoding/{model}/{init}/{alignment}.h5``
+``fit_baseline``   best layers of the unimodal models -> ``encoding/{concat|banded}/trained/...``
+
+Each output holds out-of-sample r per electrode and bin, the per-layer r, the chosen layer
+and alpha, block-bootstrap CIs, circular-shift permutation p-values, the residual block
+autocorrelation diagnostic and the per-block moment sums (``blockstats``) from which the
+stats stage computes every paired comparison without the raw predictions (DESIGN.md §4, §6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..config import config_hash
+from ..data.build import read_responses
+from ..data.events import EVENT_COLUMNS
+from ..features.extract import read_features
+from ..io import open_h5_atomic, read_parquet_checked
+from ..utils import get_device, logger
+from .baselines import concat_feature_spaces, cross_fitted_banded_predictions
+from .blockstats import block_sums, bootstrap_ci, permutation_p, residual_block_autocorr
+from .ridge import CrossFitResult, cross_fitted_predictions
+
+__all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
+
+ENCODING_DATASETS = ["electrodes", "r", "layer_r", "layer", "alpha", "ci_low", "ci_high", "p",
+                     "residual_autocorr", "blockstats", "block_trial", "event_id", "trial",
+                     "movie"]
+
+
+def _seed(config: dict[str, Any], *parts: str) -> np.random.SeedSequence:
+    # One stream per job, stable across runs and independent of job order.
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return np.random.SeedSequence([int(config["seed"]), int.from_bytes(digest[:8], "little")])
+
+
+def _design(responses: dict[str, Any], events_dir: Path, alignment: str
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Block id of every response row (unique across trials) and its trial."""
+    trials = np.asarray(responses["trial"])
+    movies = np.asarray(responses["movie"])
+    blocks = np.empty(len(trials), dtype=np.int64)
+    for movie in np.unique(movies):
+        path = events_dir / movie / "events" / f"{alignment}.parquet"
+        events = read_parquet_checked(path, EVENT_COLUMNS).set_index("event_id")
+        rows = movies == movie
+        ids = responses["event_id"][rows]
+        missing = np.setdiff1d(ids, events.index.to_numpy())
+        if missing.size:
+            raise ValueError(f"{path}: event_id {missing[:5].tolist()} of the responses are not "
+                             "in this events table (responses and events from different runs?)")
+        blocks[rows] = events.loc[ids, "block"].to_numpy()
+    # Dense ids of (trial, block) in row order: blocks never straddle trials.
+    keys = trials * (blocks.max() + 1) + blocks
+    change = np.r_[True, keys[1:] != keys[:-1]]
+    return np.cumsum(change) - 1, trials
+
+
+def _features(features_dir: Path, movies: np.ndarray, event_ids: np.ndarray, alignment: str,
+              layers: list[str] | None = None) -> tuple[list[np.ndarray], list[str], dict]:
+    """Per-layer feature matrices aligned to the response rows."""
+    out: dict[str, np.ndarray] = {}
+    attrs: dict[str, Any] = {}
+    for movie in np.unique(movies):
+        path = features_dir / movie / f"{alignment}.h5"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: features file not found")
+        feats, attrs = read_features(path, layers)
+        rows = movies == movie
+        ids = event_ids[rows]
+        for layer, x in feats.items():
+            if ids.max(initial=-1) >= len(x):
+                raise ValueError(f"{path}: layer {layer!r} has {len(x)} rows but the responses "
+                                 f"refer to event {ids.max()}")
+            if layer not in out:
+                out[layer] = np.empty((len(movies), x.shape[1]), dtype=np.float32)
+            out[layer][rows] = x[ids]
+    names = list(out)
+    return [out[n] for n in names], names, attrs
+
+
+def _write(out: str | os.PathLike, result: CrossFitResult, y: np.ndarray, blocks: np.ndarray,
+           trials: np.ndarray, responses: dict[str, Any], layers: list[str], stats: dict,
+           attrs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    n_events, n_el, n_bins = responses["responses"].shape
+    shape = (n_el, n_bins)
+    sums = block_sums(y, result.y_hat, blocks)
+    ci_low, ci_high = bootstrap_ci(sums, n_resamples=stats["n_bootstrap"], rng=rng)
+    p = permutation_p(y, result.y_hat, blocks, trials, n_permutations=stats["n_permutations"],
+                      rng=rng)
+    starts = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
+    block_trial = trials[starts]
+    autocorr = residual_block_autocorr(sums, block_trial)
+    with open_h5_atomic(out) as f:
+        def put(name, data, **kw):
+            f.create_dataset(name, data=data, track_times=False, **kw)
+
+        put("electrodes", np.array(responses["electrodes"], dtype="S"))
+        put("r", result.r.reshape(shape).astype(np.float32))
+        put("layer_r", result.layer_r.reshape((-1,) + shape).astype(np.float32))
+        put("layer", result.layer.reshape(shape).astype(np.int16))
+        put("alpha", result.alpha.reshape(shape).astype(np.float32))
+        put("ci_low", ci_low.reshape(shape).astype(np.float32))
+        put("ci_high", ci_high.reshape(shape).astype(np.float32))
+        put("p", p.reshape(shape))
+        put("residual_autocorr", autocorr.reshape(shape).astype(np.float32))
+        # (n_blocks, 6, n_electrodes, n_bins): n, Σy, Σy², Σŷ, Σŷ², Σyŷ per block and target.
+        put("blockstats", sums.reshape((sums.shape[0], 6) + shape), compression="gzip",
+            compression_opts=1, shuffle=True)
+        put("block_trial", block_trial.astype(np.int64))
+        put("event_id", responses["event_id"].astype(np.int64))
+        put("trial", trials.astype(np.int64))
+        put("movie", np.asarray(responses["movie"]).astype("S"))
+        f.attrs.update({**attrs, "layers": np.array(layers, dtype="S"),
+                        "alphas": np.asarray(result.alphas, float),
+                        "bin_centers_s": np.asarray(responses["attrs"]["bin_centers_s"]),
+                        "blockstats_fields": np.array(["n", "sum_y", "sum_y2", "sum_yhat",
+                                                       "sum_yhat2", "sum_y_yhat"], dtype="S"),
+                        "n_bootstrap": stats["n_bootstrap"],
+                        "n_permutations": stats["n_permutations"],
+                        "neuroalign_version": __version__})
+    flagged = float(np.mean(autocorr > 0.1))
+    logger.info("encoding %s/%s/%s: median r %.3f, %.0f%% of targets p < 0.05, %.1f%% with "
+                "residual block autocorrelation > 0.1 -> %s", attrs.get("model"),
+                attrs.get("init"), attrs.get("alignment"), float(np.median(result.r)),
+                100 * float(np.mean(p < 0.05)), 100 * flagged, out)
+    return {"median_r": float(np.median(result.r)), "frac_p05": float(np.mean(p < 0.05))}
+
+
+def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, alignment: str,
+                 responses_path: str | os.PathLike, features_dir: str | os.PathLike,
+                 events_dir: str | os.PathLike, out: str | os.PathLike,
+                 layers: list[str] | None = None) -> dict[str, Any]:
+    """Fit one model's layers to one subject's responses (all electrodes and bins at once).
+
+    Parameters
+    ----------
+    config : dict
+        Validated configuration (``encoding``, ``stats`` and ``seed`` are used).
+    subject, model, init, alignment : str
+        What is fitted (recorded in the output's attributes).
+    responses_path : path-like
+        ``subjects/{subject}/responses/{alignment}.h5``.
+    features_dir : path-like
+        ``features/{model}/{init}`` (holding ``{movie}/{alignment}.h5``).
+    events_dir : path-like
+        ``movies`` (holding ``{movie}/events/{alignment}.parquet``), for the blocks.
+    out : path-like
+        Output HDF5 (written atomically).
+    layers : list of str, optional
+        Subset of the model's layers.
+
+    Returns
+    -------
+    summary : dict
+    """
+    responses = read_responses(responses_path)
+    blocks, trials = _design(responses, Path(events_dir), alignment)
+    X_layers, names, feat_attrs = _features(Path(features_dir), responses["movie"],
+                                            responses["event_id"], alignment, layers)
+    n_events = responses["responses"].shape[0]
+    y = responses["responses"].reshape(n_events, -1)
+    enc = config["encoding"]
+    result = cross_fitted_predictions(X_layers, y, blocks, alphas=enc["alphas"],
+                                      n_folds=enc["folds"], device=get_device(enc["device"]))
+    rng = np.random.default_rng(_seed(config, subject, model, init, alignment))
+    attrs = {"subject": subject, "model": model, "init": init, "alignment": alignment,
+             "folds": enc["folds"], "seed": config["seed"],
+             "config_hash": config_hash(config, ["encoding", "stats", "seed"]),
+             "responses_config_hash": str(responses["attrs"].get("config_hash", "")),
+             "weights_sha256": str(feat_attrs.get("weights_sha256", "")),
+             "modality": str(feat_attrs.get("modality", "")),
+             "is_control": bool(feat_attrs.get("is_control", False))}
+    return _write(out, result, y, blocks, trials, responses, names, config["stats"], attrs, rng)
+
+
+def best_layer(encoding_path: str | os.PathLike, top_fraction: float = 0.1) -> str:
+    """The layer that best predicts the targets a model predicts at all.
+
+    Score of a layer: its mean out-of-sample r over the ``top_fraction`` of targets with
+    the model's highest r (most targets of a subject are not driven by any one model, and
+    averaging over them would pick layers by noise). A layer whose features are constant
+    (r undefined) scores 0. Chosen on the evaluation data itself, this can only favour a
+    baseline built from it, which makes a multimodal model's win over that baseline
+    conservative.
+    """
+    with h5py.File(encoding_path, "r") as f:
+        layer_r = f["layer_r"][()]
+        r = np.nan_to_num(f["r"][()].ravel(), nan=-np.inf)
+        layers = [x.decode() for x in f.attrs["layers"]]
+    scores = np.nan_to_num(layer_r.reshape(len(layers), -1), nan=0.0)
+    top = r >= np.quantile(r, 1.0 - top_fraction)
+    return layers[int(np.argmax(scores[:, top].mean(axis=1)))]
+
+
+def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str,
+                 models: list[str], encodings: list[str | os.PathLike],
+                 features_dirs: list[str | os.PathLike], responses_path: str | os.PathLike,
+                 events_dir: str | os.PathLike, out: str | os.PathLike) -> dict[str, Any]:
+    """Linear-integration baseline from the best layer of each unimodal model.
+
+    ``concat``: ridge on the column-concatenation of the standardised feature spaces.
+    ``banded``: banded ridge, one penalty per feature space (cross-fitted over a ratio grid).
+
+    Parameters
+    ----------
+    models : list of str
+        The unimodal (trained) models combined, e.g. the configured vision and language ones.
+    encodings : list of path-like
+        Their ``encoding/{model}/trained/{alignment}.h5`` (for the best layer).
+    features_dirs : list of path-like
+        Their ``features/{model}/trained`` folders.
+    """
+    from ..utils import _check_option
+
+    _check_option("kind", kind, ["concat", "banded"])
+    if not (len(models) == len(encodings) == len(features_dirs)) or len(models) < 2:
+        raise ValueError(f"a {kind} baseline needs >= 2 models with one encoding and one features "
+                         f"folder each; got {models}, {len(encodings)} encodings, "
+                         f"{len(features_dirs)} feature folders")
+    responses = read_responses(responses_path)
+    blocks, trials = _design(responses, Path(events_dir), alignment)
+    spaces, chosen = [], []
+    for model, enc_path, feat_dir in zip(models, encodings, features_dirs, strict=True):
+        layer = best_layer(enc_path)
+        X, _, _ = _features(Path(feat_dir), responses["movie"], responses["event_id"],
+                            alignment, [layer])
+        spaces.append(X[0])
+        chosen.append(f"{model}:{layer}")
+    n_events = responses["responses"].shape[0]
+    y = responses["responses"].reshape(n_events, -1)
+    enc = config["encoding"]
+    device = get_device(enc["device"])
+    if kind == "concat":
+        result = cross_fitted_predictions([concat_feature_spaces(spaces)], y, blocks,
+                                          alphas=enc["alphas"], n_folds=enc["folds"],
+                                          device=device)
+        names = ["+".join(chosen)]
+    else:
+        result = cross_fitted_banded_predictions(spaces, y, blocks, alphas=enc["alphas"],
+                                                 n_folds=enc["folds"], device=device)
+        names = [f"ratios{i}" for i in range(result.layer_r.shape[0])]
+    rng = np.random.default_rng(_seed(config, subject, kind, "trained", alignment))
+    attrs = {"subject": subject, "model": kind, "init": "trained", "alignment": alignment,
+             "folds": enc["folds"], "seed": config["seed"],
+             "config_hash": config_hash(config, ["encoding", "stats", "seed"]),
+             "components": np.array(chosen, dtype="S"), "modality": "linear-integration",
+             "is_control": False}
+    return _write(out, result, y, blocks, trials, responses, names, config["stats"], attrs, rng)
+
+
+def read_encoding(path: str | os.PathLike) -> dict[str, Any]:
+    """Read an encoding output, checking that every documented dataset is present."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    with h5py.File(path, "r") as f:
+        missing = [k for k in ENCODING_DATASETS if k not in f]
+        if missing:
+            raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
+        out = {k: f[k][()] for k in ENCODING_DATASETS}
+        out["attrs"] = dict(f.attrs)
+    out["electrodes"] = [e.decode() for e in out["electrodes"]]
+    out["movie"] = np.array([m.decode() for m in out["movie"]])
+    return out
+
+
+def summary_table(path: str | os.PathLike) -> pd.DataFrame:
+    """One row per electrode: max r over bins, its bin, and its permutation p."""
+    enc = read_encoding(path)
+    best = np.argmax(enc["r"], axis=1)
+    rows = np.arange(len(best))
+    return pd.DataFrame({"electrode": enc["electrodes"], "max_r": enc["r"][rows, best],
+                         "bin_s": np.asarray(enc["attrs"]["bin_centers_s"])[best],
+                         "p": enc["p"][rows, best]})

@@ -1,0 +1,111 @@
+"""The encoding stage on simulated data: recovery with the sim-* controls, baselines, contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuroalign.encoding.build import fit_baseline, fit_encoding, read_encoding
+from neuroalign.features.extract import extract_features
+
+SUBJECT, ALIGNMENT, MOVIES = "sub_1", "language", ["sim-movie-a"]
+
+
+@pytest.fixture(scope="module")
+def fitted(built, tiny_dataset, tmp_path_factory):
+    """sim-* controls' features and encodings, and the concat/banded baselines, for sub_1."""
+    cfg, out, truth, _ = built
+    work = tmp_path_factory.mktemp("enc")
+    events = out / "movies" / MOVIES[0] / "events" / f"{ALIGNMENT}.parquet"
+    paths = {}
+    for model in ("sim-vision", "sim-language", "sim-multimodal"):
+        feat_dir = work / "features" / model / "trained"
+        extract_features(model, "trained", events, tiny_dataset / "movies",
+                         feat_dir / MOVIES[0] / f"{ALIGNMENT}.h5", dataset_root=tiny_dataset,
+                         seed=0, verbose=False)
+        paths[model] = work / "encoding" / model / f"{ALIGNMENT}.h5"
+        fit_encoding(cfg, SUBJECT, model, "trained", ALIGNMENT, out / SUBJECT / f"{ALIGNMENT}.h5",
+                     feat_dir, out / "movies", paths[model])
+    for kind in ("concat", "banded"):
+        paths[kind] = work / "encoding" / kind / f"{ALIGNMENT}.h5"
+        fit_baseline(cfg, SUBJECT, kind, ALIGNMENT, ["sim-vision", "sim-language"],
+                     [paths["sim-vision"], paths["sim-language"]],
+                     [work / "features" / m / "trained" for m in ("sim-vision", "sim-language")],
+                     out / SUBJECT / f"{ALIGNMENT}.h5", out / "movies", paths[kind])
+    return cfg, out, truth, work, {k: read_encoding(v) for k, v in paths.items()}, paths
+
+
+def _peak(enc, names):
+    """Max over bins of r for each named electrode."""
+    idx = [enc["electrodes"].index(n) for n in names]
+    return enc["r"][idx].max(axis=1)
+
+
+def test_output_contract(fitted):
+    _, _, _, _, encs, _ = fitted
+    enc = encs["sim-vision"]
+    n_el = len(enc["electrodes"])
+    n_bins = len(enc["attrs"]["bin_centers_s"])
+    for key in ("r", "layer", "alpha", "ci_low", "ci_high", "p", "residual_autocorr"):
+        assert enc[key].shape == (n_el, n_bins), key
+    assert enc["layer_r"].shape == (1, n_el, n_bins)
+    assert enc["blockstats"].shape[1:] == (6, n_el, n_bins)
+    assert np.all(enc["ci_low"] <= enc["r"] + 1e-6) and np.all(enc["r"] <= enc["ci_high"] + 1e-6)
+    assert np.all((enc["p"] > 0) & (enc["p"] <= 1))
+    # The block sums reproduce r exactly.
+    from neuroalign.encoding import r_from_sums
+
+    sums = enc["blockstats"].reshape(enc["blockstats"].shape[0], 6, -1)
+    np.testing.assert_allclose(r_from_sums(sums).reshape(n_el, n_bins), enc["r"], atol=1e-5)
+    assert enc["attrs"]["model"] == "sim-vision" and enc["attrs"]["init"] == "trained"
+
+
+def test_planted_electrodes_recovered_by_their_control(fitted):
+    _, _, truth, _, encs, _ = fitted
+    classes = truth[SUBJECT]["electrodes"]
+    adjacent = truth[SUBJECT]["adjacent_to_planted"]
+    names = encs["sim-vision"]["electrodes"]
+    for kind in ("vision", "language", "multimodal"):
+        planted = [n for n in names if classes.get(n) == kind]
+        assert planted, kind
+        r_match = _peak(encs[f"sim-{kind}"], planted)
+        assert np.all(r_match > 0.5), (kind, r_match)
+        # p at the electrode's best bin is small.
+        enc = encs[f"sim-{kind}"]
+        for n in planted:
+            e = names.index(n)
+            assert enc["p"][e, np.argmax(enc["r"][e])] < 0.01
+    nulls = [n for n in names if classes.get(n) == "null" and n not in adjacent]
+    assert nulls
+    for model in ("sim-vision", "sim-language", "sim-multimodal"):
+        assert np.all(_peak(encs[model], nulls) < 0.35), model
+
+
+def test_linear_baselines_fail_only_on_multimodal_interaction(fitted):
+    _, _, truth, _, encs, _ = fitted
+    classes = truth[SUBJECT]["electrodes"]
+    names = encs["sim-vision"]["electrodes"]
+    for kind in ("vision", "language"):
+        planted = [n for n in names if classes.get(n) == kind]
+        for base in ("concat", "banded"):
+            assert np.all(_peak(encs[base], planted) >= 0.85 * _peak(encs[f"sim-{kind}"], planted))
+    multi = [n for n in names if classes.get(n) == "multimodal"]
+    for base in ("concat", "banded"):
+        assert np.all(_peak(encs[base], multi) < 0.6 * _peak(encs["sim-multimodal"], multi)), base
+
+
+def test_rerun_is_byte_identical(fitted, tmp_path):
+    cfg, out, _, work, _, paths = fitted
+    again = tmp_path / "again.h5"
+    fit_encoding(cfg, SUBJECT, "sim-vision", "trained", ALIGNMENT,
+                 out / SUBJECT / f"{ALIGNMENT}.h5", work / "features" / "sim-vision" / "trained",
+                 out / "movies", again)
+    assert again.read_bytes() == paths["sim-vision"].read_bytes()
+
+
+def test_missing_features_name_the_file(fitted, tmp_path):
+    cfg, out, _, _, _, _ = fitted
+    with pytest.raises(FileNotFoundError, match="sim-movie-a/language.h5: features file"):
+        fit_encoding(cfg, SUBJECT, "x", "trained", ALIGNMENT, out / SUBJECT / f"{ALIGNMENT}.h5",
+                     tmp_path / "nowhere", out / "movies", tmp_path / "o.h5")
+    assert not (tmp_path / "o.h5").exists()

@@ -1,0 +1,28 @@
+# Features stage: one job per model x init x movie x alignment (DESIGN.md §4-5).
+# GPU-capable: `resources: gpu` lets the SLURM/GPU profiles route these jobs.
+
+
+rule features:
+    input:
+        events=f"{RESULTS}/movies/{{movie}}/events/{{alignment}}.parquet",
+    output:
+        f"{RESULTS}/features/{{model}}/{{init}}/{{movie}}/{{alignment}}.h5",
+    log:
+        f"{LOGS}/features/{{model}}_{{init}}_{{movie}}_{{alignment}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/features/{{model}}_{{init}}_{{movie}}_{{alignment}}.tsv"
+    params:
+        config=str(RESOLVED_CONFIG),
+        sections=lambda wc: model_hash(wc.model, "features", "seed", "movies", "dataset"),
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=lambda wc: 0 if get_model(wc.model).is_control else 1,
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+        "neuroalign features extract --config {params.config} --model {wildcards.model} "
+        "--init {wildcards.init} --movie {wildcards.movie:q} --alignment {wildcards.alignment} "
+        "--events {input.events:q} --out {output:q} > {log:q} 2>&1"
