@@ -34,6 +34,9 @@ demo: $(STAMP) $(DEMO_DATA)/ground_truth.json
 	@echo "  results/movies/<movie>/events/<alignment>.parquet   events (one per word / scene cut)"
 	@echo "  results/subjects/<subject>/electrodes.parquet      electrodes kept and why others were dropped"
 	@echo "  results/subjects/<subject>/responses/<alignment>.h5 high-gamma responses (events x electrodes x bins)"
+	@echo "  results/features/<model>/<init>/<movie>/<alignment>.h5 network features per named layer"
+	@echo "  results/subjects/<subject>/encoding/<model>/<init>/<alignment>.h5  out-of-sample r, CIs, p per electrode x bin"
+	@echo "See README.md ('What make demo produces') for how to read them."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -11,6 +11,8 @@ Same workload through each method, each in a fresh process (peak RSS is per meth
     bootstrap CIs + 1,000 circular-shift permutations.
 
 Usage: python benchmarks/bench_encoding.py [--events 8000] [--features 768] [--targets 2000]
+       python benchmarks/bench_encoding.py --methods ours --targets 21000 --layers 13
+       (the second is a whole ``paper``-scale subject: every layer of a ViT-B/16-sized model)
        (``--targets 21000`` is the full Brain TreeBank trial; default is reduced to run in a few
        minutes on 2 CPU cores). Numbers are machine-specific: compare rows from one run.
 """
@@ -53,7 +55,8 @@ def _reference_fit(X, Y, folds):
     return preds
 
 
-def _child(method: str, n_events: int, n_features: int, n_targets: int) -> dict:
+def _child(method: str, n_events: int, n_features: int, n_targets: int,
+           n_layers: int = 1) -> dict:
     from neuroalign.encoding import (
         block_sums,
         bootstrap_ci,
@@ -79,12 +82,18 @@ def _child(method: str, n_events: int, n_features: int, n_targets: int) -> dict:
         RidgeCV(alphas=ALPHAS, cv=[(tr, te) for tr, te in folds]).fit(X, Y)
         out["fit_s"] = out["total_s"] = time.perf_counter() - t0
     else:
-        res = cross_fitted_predictions([X], Y, blocks, ALPHAS, device="auto")
+        # A model with several layers: every layer is fitted and selected per target.
+        layers = [X] + [np.roll(X, k, axis=1) for k in range(1, n_layers)]
+        res = cross_fitted_predictions(layers, Y, blocks, ALPHAS, device="auto")
         out["fit_s"] = time.perf_counter() - t0
         sums = block_sums(Y, res.y_hat, blocks)
         bootstrap_ci(sums, 1000, rng=0)
         permutation_p(Y, res.y_hat, blocks, n_permutations=1000, rng=0)
         out["total_s"] = time.perf_counter() - t0
+        import torch
+
+        out["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        out["layers"] = n_layers
     out["peak_rss_mib"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
     return out
 
@@ -95,16 +104,19 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=768)
     parser.add_argument("--targets", type=int, default=2000)
     parser.add_argument("--methods", nargs="+", default=["reference", "himalaya", "ours"])
+    parser.add_argument("--layers", type=int, default=1,
+                        help="layers of the model fitted by 'ours' (13 = a ViT-B/16's blocks)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = (args.events, args.features, args.targets)
     if args.child:
-        print(json.dumps(_child(args.child, *sizes)))
+        print(json.dumps(_child(args.child, *sizes, n_layers=args.layers)))
         return
     rows = {}
     for method in args.methods:
         cmd = [sys.executable, __file__, "--child", method, "--events", str(args.events),
-               "--features", str(args.features), "--targets", str(args.targets)]
+               "--features", str(args.features), "--targets", str(args.targets),
+               "--layers", str(args.layers)]
         rows[method] = json.loads(subprocess.run(cmd, check=True, capture_output=True,
                                                  text=True).stdout.strip().splitlines()[-1])
         print(rows[method], flush=True)

@@ -24,6 +24,7 @@ from .. import __version__
 from ..data.events import find_movie
 from ..io import open_h5_atomic, read_parquet_checked, sha256_file
 from ..utils import _check_option, closest, logger, set_log_level
+from ._base import WeightsNotFoundError
 from .frames import iter_frames
 from .registry import ModelSpec, get_model, load_model, weights_id
 
@@ -241,7 +242,7 @@ def extract_features(spec_name: str, init: str, events: pd.DataFrame | str | os.
                      movies_root: str | os.PathLike | None, out: str | os.PathLike, *,
                      movie: str | None = None, alignment: str | None = None,
                      dataset_root: str | os.PathLike | None = None,
-                     pooling: str | None = "cls", srp_dim: int = 1024, batch_size: int = 32,
+                     pooling: str | None = None, srp_dim: int = 1024, batch_size: int = 32,
                      device: str = "auto", autocast: str = "off", seed: int = 0,
                      layers: list[str] | None = None, weights: str | os.PathLike | None = None,
                      allow_download: bool = False, verbose: bool | str | int | None = None) -> Path:
@@ -313,16 +314,26 @@ def extract_features(spec_name: str, init: str, events: pd.DataFrame | str | os.
     if spec.is_control and weights is None and dataset_root is not None:
         weights = Path(dataset_root) / "ground_truth.json"
     weights = None if weights is None else str(weights)
+    loaded = None
+    try:
+        weights_sha = weights_id(spec, init, weights)
+    except WeightsNotFoundError:
+        if not allow_download:
+            raise
+        # Fetch into the local cache first; the file hash is known only afterwards.
+        loaded = load_model(spec, init, seed, weights, allow_download)
+        weights_sha = weights_id(spec, init, weights)
     attrs: dict[str, Any] = {
         "model": spec.name, "init": init, "seed": int(seed), "layers": layers,
         "pooling": pooling, "srp_dim": int(srp_dim),
-        "weights_sha256": weights_id(spec, init, weights), "events_sha256": events_sha,
+        "weights_sha256": weights_sha, "events_sha256": events_sha,
         "movie": movie, "autocast": autocast, "neuroalign_version": __version__,
     }
     if _cache_hit(out, attrs):
         logger.info("%s: cache hit (same provenance), not recomputed", out)
         return out
-    loaded = load_model(spec, init, seed, weights, allow_download)
+    if loaded is None:
+        loaded = load_model(spec, init, seed, weights, allow_download)
     if spec.is_control:
         unknown = [la for la in layers if la not in spec.layers]
         if unknown:
@@ -339,6 +350,10 @@ def extract_features(spec_name: str, init: str, events: pd.DataFrame | str | os.
         feats = _run_network(spec, loaded.model, events, movies_root, movie, layers, pooling,
                              int(srp_dim), int(batch_size), choose_device(device), autocast,
                              int(seed), weights, progress=logger.getEffectiveLevel() <= 20)
+    # Whether the trained tower learned with language supervision (SLIP-Combo yes, SLIP-SimCLR
+    # no): the controlled comparison of the reference rests on it. A random twin learned nothing.
+    supervised = spec.extra.get("language_supervised", spec.modality == "multimodal")
+    attrs["language_supervised"] = bool(supervised and init == "trained")
     attrs.update({"modality": spec.modality, "inputs": spec.inputs,
                   "is_control": bool(spec.is_control), "alignment": alignment or "",
                   "weights_source": loaded.source, "n_events": len(events),

@@ -10,13 +10,18 @@ Nothing heavy (torch, transformers) is imported until a model is loaded.
 from __future__ import annotations
 
 from ..utils import _check_option, closest
-from . import _bert, _efficientnet, controls
+from . import _bert, _clip, _efficientnet, _hf_multimodal, _hf_text, _slip, _timm_vision, controls
 from ._base import INITS, RANDOM_INIT, Loaded, ModelSpec, WeightsNotFoundError
 
 __all__ = ["ModelSpec", "Loaded", "REGISTRY", "get_model", "list_models", "load_model",
            "weights_id", "WeightsNotFoundError"]
 
 _FAMILIES = (_bert.SPECS, _efficientnet.SPECS, controls.SPECS)
+_FAMILIES += (_timm_vision.SPECS,)  # BEiT, ConvNeXt
+_FAMILIES += (_hf_text.SPECS,)  # SBERT, SimCSE
+_FAMILIES += (_hf_multimodal.SPECS,)  # BLIP, FLAVA
+_FAMILIES += (_slip.SPECS,)  # SLIP-Combo, SLIP-CLIP, SLIP-SimCLR (+ tiny)
+_FAMILIES += (_clip.SPECS,)  # open_clip CLIP (+ tiny)
 
 REGISTRY: dict[str, ModelSpec] = {}
 for _specs in _FAMILIES:
