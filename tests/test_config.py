@@ -71,3 +71,15 @@ def test_every_schema_key_has_description_default_and_readme_entry():
         assert f"`{key}`" in readme, f"config key {key} is not documented in README.md"
     for key, sub in schema["properties"].items():
         assert "description" in sub and "default" in sub, key
+
+
+def test_example_configs_are_valid_and_name_registered_models():
+    from neuroalign.features import get_model
+
+    for path in sorted((REPO / "config").glob("*.yaml")) + [REPO / "config.yaml"]:
+        cfg = load_config(path)
+        for entry in cfg["models"]:
+            get_model(entry["name"])  # raises for an unknown model
+        for key in ("vision_models", "language_models", "multimodal_models"):
+            for name in cfg["sites"][key]:
+                get_model(name)
