@@ -132,9 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     from .encoding.cli import add_parser as add_encoding
     from .features.cli import add_parser as add_features
+    from .stats.cli import add_parser as add_stats
 
     add_features(sub)
     add_encoding(sub)
+    add_stats(sub)
     _add_config(sub)
     return parser
 

@@ -1,0 +1,42 @@
+"""Statistics stage: responsive bins, paired block-swap comparisons, multimodal sites.
+
+DESIGN.md §4 and §6 are the contract. ``comparisons`` holds the math (arrays in, arrays out),
+``sites`` the comparison plan and the site classes, ``build`` the files.
+"""
+
+from .build import check_compatible, compute_stats, load_encodings, run_stats
+from .comparisons import (
+    bh_fdr,
+    check_blocks,
+    electrode_swap_test,
+    mean_r_over_bins,
+    min_blocks,
+    responsive_bins,
+    stats_seed,
+)
+from .sites import (
+    COMPARISON_COLUMNS,
+    classify_alignment,
+    combine_alignments,
+    compare_alignment,
+    model_roles,
+)
+
+__all__ = [
+    "responsive_bins",
+    "electrode_swap_test",
+    "bh_fdr",
+    "min_blocks",
+    "check_blocks",
+    "stats_seed",
+    "mean_r_over_bins",
+    "model_roles",
+    "compare_alignment",
+    "classify_alignment",
+    "combine_alignments",
+    "COMPARISON_COLUMNS",
+    "load_encodings",
+    "check_compatible",
+    "compute_stats",
+    "run_stats",
+]
