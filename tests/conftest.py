@@ -63,3 +63,11 @@ def built(tiny_dataset, tmp_path_factory):
             cfg, subject, ["language", "vision"], out / subject / "electrodes.parquet",
             out / "movies", [out / subject / "language.h5", out / subject / "vision.h5"])
     return cfg, out, truth, summaries
+
+
+@pytest.fixture(scope="session")
+def tiny_events(built):
+    """(config, {movie: {alignment: events parquet}}) of the tiny dataset's movies."""
+    cfg, out, truth, _ = built
+    return cfg, {m: {a: out / "movies" / m / "events" / f"{a}.parquet"
+                     for a in ("language", "vision")} for m in truth["latents"]}

@@ -12,8 +12,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from neuroalign.config import validate_config
-from neuroalign.data.build import write_events
 from neuroalign.features import (
     REGISTRY,
     extract_features,
@@ -35,18 +33,12 @@ TINY_WIDTHS = {"tiny-minilm": [32, 32, 32],
 
 
 @pytest.fixture(scope="module")
-def env(tiny_dataset, tmp_path_factory):
+def env(tiny_dataset, tiny_events, tmp_path_factory):
     """Config and events tables (both alignments) of one tiny simulated movie."""
     out = tmp_path_factory.mktemp("features")
-    cfg = validate_config({"dataset": {"root": str(tiny_dataset)},
-                           "movies": {"root": str(tiny_dataset / "movies"),
-                                      "scene_cuts": str(tiny_dataset / "scene_cuts")},
-                           "results": str(out)})
-    events = {}
-    for alignment in ("language", "vision"):
-        path = out / "movies" / MOVIE / "events" / f"{alignment}.parquet"
-        write_events(cfg, MOVIE, alignment, path)
-        events[alignment] = path
+    cfg, events = tiny_events
+    events = events[MOVIE]
+    cfg = dict(cfg, results=str(out))
     # a short language table keeps the network tests fast; event ids stay dense
     short = pd.read_parquet(events["language"]).head(24)
     return {"cfg": cfg, "root": tiny_dataset, "out": out, "events": events, "short": short}

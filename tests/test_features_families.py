@@ -8,8 +8,6 @@ import pandas as pd
 import pytest
 import torch
 
-from neuroalign.config import validate_config
-from neuroalign.data.build import write_events
 from neuroalign.features import REGISTRY, extract_features, get_model, load_model, read_features
 from neuroalign.features._base import WeightsNotFoundError
 from neuroalign.features.registry import weights_id
@@ -33,18 +31,10 @@ HF_TINY = ["tiny-sbert", "tiny-simcse", "tiny-blip", "tiny-flava"]
 
 
 @pytest.fixture(scope="module")
-def env(tiny_dataset, tmp_path_factory):
+def env(tiny_dataset, tiny_events):
     """Events of one tiny simulated movie: vision events (frames + text) and 16 word events."""
-    out = tmp_path_factory.mktemp("families")
-    cfg = validate_config({"dataset": {"root": str(tiny_dataset)},
-                           "movies": {"root": str(tiny_dataset / "movies"),
-                                      "scene_cuts": str(tiny_dataset / "scene_cuts")},
-                           "results": str(out)})
-    events = {}
-    for alignment in ("language", "vision"):
-        path = out / f"{alignment}.parquet"
-        write_events(cfg, MOVIE, alignment, path)
-        events[alignment] = pd.read_parquet(path)
+    _, paths = tiny_events
+    events = {a: pd.read_parquet(p) for a, p in paths[MOVIE].items()}
     return {"root": tiny_dataset, "vision": events["vision"].head(12),
             "language": events["language"].head(16)}
 

@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuroalign.config import validate_config
-from neuroalign.data.build import write_events
 from neuroalign.features import extract_features, get_model, load_model, read_features
 from neuroalign.features._base import WeightsNotFoundError
 from neuroalign.features._clip import TINY_CLIP, parse_clip_weights
@@ -28,17 +26,9 @@ W, CTX, VOCAB, EMB, MLP, SSL = 32, 16, 49408, 16, 64, 16
 
 
 @pytest.fixture(scope="module")
-def env(tiny_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("features_slip_clip")
-    cfg = validate_config({"dataset": {"root": str(tiny_dataset)},
-                           "movies": {"root": str(tiny_dataset / "movies"),
-                                      "scene_cuts": str(tiny_dataset / "scene_cuts")},
-                           "results": str(out)})
-    events = {}
-    for alignment in ("language", "vision"):
-        path = out / "movies" / MOVIE / "events" / f"{alignment}.parquet"
-        write_events(cfg, MOVIE, alignment, path)
-        events[alignment] = path
+def env(tiny_dataset, tiny_events):
+    _, events = tiny_events
+    events = events[MOVIE]
     short = pd.read_parquet(events["language"]).head(12)
     return {"root": tiny_dataset, "events": events, "short": short}
 
