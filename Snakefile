@@ -5,7 +5,12 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the default run; `--configfile my.yaml` replaces it rather than being merged
+# into it, so nothing of the demo's settings leaks into a run on real data.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
 
 
 include: "workflow/rules/common.smk"
