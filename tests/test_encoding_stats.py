@@ -89,6 +89,10 @@ def test_residual_block_autocorr_flags_slow_drift(rng):
     drift = lfilter([1.0], [1.0, -0.995], rng.standard_normal((2000, 50)), axis=0)
     slow = residual_block_autocorr(block_sums(y + drift, y_hat, blocks))
     assert np.all(slow > 0.1)
+    # A prediction that captures the drift, on its own scale and offset (cross-fitted ŷ has
+    # no intercept and unit variance), leaves an independent residual: no flag.
+    explained = residual_block_autocorr(block_sums(y + drift, 1000.0 * drift + 5.0, blocks))
+    assert abs(np.nanmean(explained)) < 0.03
 
 
 def test_paired_swap_test():

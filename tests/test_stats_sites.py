@@ -117,8 +117,9 @@ def test_planted_sites(fitted):
     assert not uni["class"].eq("multimodal").any()
 
 
-@pytest.mark.xfail(reason="tiny sim: 41-125 scene cuts and residual block autocorrelation "
-                          "0.3-0.5 at 20 s blocks (issue #5, open); strict: a pass must be noticed",
+@pytest.mark.xfail(reason="tiny sim: multimodal recall in both alignments is 1/3 (the vision "
+                          "alignment has ~125 events; issue #5, open); strict: a pass must be "
+                          "noticed",
                    strict=True)
 def test_planted_sites_both_alignments_and_nulls(fitted):
     sites = _sites(fitted)
