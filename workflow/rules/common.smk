@@ -7,6 +7,7 @@ from snakemake.logging import logger
 
 from neuroalign.config import ConfigError, config_hash, validate_config
 from neuroalign.data.build import open_dataset, selected_subjects, selected_trials
+from neuroalign.io import atomic_path
 
 # Friendly validation first (names the key and the closest valid one), then defaults.
 try:
@@ -18,15 +19,6 @@ RESULTS = NA_CONFIG["results"]
 LOGS = "logs"
 ENV = "../../envs/neuroalign.yaml"
 
-# Jobs read the resolved config from one file; it is rewritten only when it changes,
-# so its timestamp does not trigger reruns. Params carry the hash of the sections each
-# rule depends on, so changing one section reruns only the jobs it affects.
-RESOLVED_CONFIG = Path(RESULTS) / ".neuroalign" / "config.json"
-_text = json.dumps(NA_CONFIG, indent=1, sort_keys=True)
-if not RESOLVED_CONFIG.exists() or RESOLVED_CONFIG.read_text() != _text:
-    RESOLVED_CONFIG.parent.mkdir(parents=True, exist_ok=True)
-    RESOLVED_CONFIG.write_text(_text)
-
 if not Path(NA_CONFIG["dataset"]["root"]).is_dir():
     raise WorkflowError(
         f"dataset.root {NA_CONFIG['dataset']['root']!r} not found. For the embedded demo run "
@@ -34,6 +26,16 @@ if not Path(NA_CONFIG["dataset"]["root"]).is_dir():
         "set dataset.root in the config (see data/README.md)."
     )
 DATASET = open_dataset(NA_CONFIG)
+
+# Jobs read the resolved config from one file; it is rewritten only when it changes,
+# so its timestamp does not trigger reruns. Params carry the hash of the sections each
+# rule depends on, so changing one section reruns only the jobs it affects.
+RESOLVED_CONFIG = Path(RESULTS) / ".neuroalign" / "config.json"
+_text = json.dumps(NA_CONFIG, indent=1, sort_keys=True)
+if not RESOLVED_CONFIG.exists() or RESOLVED_CONFIG.read_text() != _text:
+    with atomic_path(RESOLVED_CONFIG, suffix=".json") as _tmp:
+        _tmp.write_text(_text)
+
 SUBJECTS = selected_subjects(NA_CONFIG, DATASET)
 ALIGNMENTS = NA_CONFIG["events"]["alignments"]
 SUBJECT_MOVIES = {
