@@ -14,7 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install lint bench clean-results
+.PHONY: demo test install system-deps lint bench clean-results
 
 install: $(STAMP)
 
@@ -38,7 +38,11 @@ demo: $(STAMP) $(DEMO_DATA)/ground_truth.json
 	@echo "  results/subjects/<subject>/encoding/<model>/<init>/<alignment>.h5  out-of-sample r, CIs, p per electrode x bin"
 	@echo "See README.md ('What make demo produces') for how to read them."
 
-test: $(STAMP)
+# Debian programs some tests drive (listed in tests/system/apt-packages.txt).
+system-deps:
+	bash tests/system/install.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -28,6 +28,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"
+include: "workflow/rules/stats.smk"
 
 
 rule all:
@@ -35,4 +36,5 @@ rule all:
         all_data_outputs(),
         all_features_outputs(),
         all_encoding_outputs(),
+        all_stats_outputs(),
     default_target: True

@@ -71,3 +71,20 @@ def tiny_events(built):
     cfg, out, truth, _ = built
     return cfg, {m: {a: out / "movies" / m / "events" / f"{a}.parquet"
                      for a in ("language", "vision")} for m in truth["latents"]}
+
+
+@pytest.fixture(scope="session")
+def tiny_workflow(tiny_dataset, tmp_path_factory) -> tuple[Path, Path]:
+    """The whole workflow run once on the tiny dataset: (work dir, config path).
+
+    Outputs are under ``work/results``; tests must not modify them (copy first).
+    """
+    from workflow_utils import snakemake, tiny_workflow_config
+
+    work = tmp_path_factory.mktemp("wf_full")
+    cfg = tiny_workflow_config(tiny_dataset, work)
+    res = snakemake(work, cfg)
+    if res.returncode != 0:
+        pytest.fail("snakemake on the tiny dataset failed:\n"
+                    + res.stdout[-3000:] + res.stderr[-3000:])
+    return work, cfg

@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def snakemake(workdir: Path, config: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(config), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+from workflow_utils import TINY_MODELS, snakemake, tiny_workflow_config
 
 
 @pytest.fixture(scope="module")
 def tiny_config(tiny_dataset, tmp_path_factory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("wf")
-    cfg = {"dataset": {"root": str(tiny_dataset)},
-           "movies": {"root": str(tiny_dataset / "movies"),
-                      "scene_cuts": str(tiny_dataset / "scene_cuts")},
-           "models": [{"name": "tiny-minilm"}, {"name": "tiny-efficientnet"},
-                      {"name": "sim-multimodal"}],
-           "stats": {"n_bootstrap": 200, "n_permutations": 200},
-           "results": str(work / "results")}
-    path = work / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return work, path
+    return work, tiny_workflow_config(tiny_dataset, work)
 
 
 def test_dry_run_lists_the_dag(tiny_config):
@@ -44,7 +22,8 @@ def test_dry_run_lists_the_dag(tiny_config):
     res = snakemake(work, cfg, "-n", "--quiet", "rules")
     assert res.returncode == 0, res.stderr
     out = res.stdout + res.stderr
-    for rule in ("events", "electrodes", "responses", "features", "encoding", "baseline"):
+    for rule in ("events", "electrodes", "responses", "features", "encoding", "baseline",
+                 "stats"):
         assert rule in out
 
 
@@ -64,10 +43,8 @@ def test_misspelled_config_key_stops_before_running(tiny_config, tmp_path):
 
 
 @pytest.mark.slow
-def test_run_builds_all_responses_and_rerun_does_nothing(tiny_config, tiny_dataset):
-    work, cfg = tiny_config
-    res = snakemake(work, cfg)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+def test_run_builds_all_outputs_and_rerun_does_nothing(tiny_workflow):
+    work, cfg = tiny_workflow
     results = work / "results"
     subjects = sorted(p.name for p in (results / "subjects").iterdir())
     assert subjects == ["sub_1", "sub_2"]
@@ -85,7 +62,7 @@ def test_run_builds_all_responses_and_rerun_does_nothing(tiny_config, tiny_datas
                 assert set(names) <= set(el.loc[el["clean"], "name"])
     encodings = sorted(p.relative_to(results / "subjects")
                        for p in (results / "subjects").glob("*/encoding/*/*/*.h5"))
-    models = {"tiny-minilm", "tiny-efficientnet", "sim-multimodal"}
+    models = {m["name"] for m in TINY_MODELS}
     expected = {Path(s) / "encoding" / m / i / f"{a}.h5" for s in subjects for m in models
                 for i in ("trained", "random") for a in ("language", "vision")}
     expected |= {Path(s) / "encoding" / b / "trained" / f"{a}.h5" for s in subjects

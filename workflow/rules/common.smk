@@ -120,3 +120,16 @@ def all_encoding_outputs():
         for a in ALIGNMENTS
     ]
     return out
+
+
+def subject_encodings(subject):
+    """Every encoding output of one subject: all models, inits, baselines and alignments."""
+    return [p for p in all_encoding_outputs() if f"/subjects/{subject}/" in p]
+
+
+def all_stats_outputs():
+    return [
+        f"{RESULTS}/subjects/{s}/stats/{name}.parquet"
+        for s in SUBJECTS
+        for name in ("comparisons", "sites")
+    ]

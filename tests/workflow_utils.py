@@ -1,0 +1,48 @@
+"""Helpers for the tests that run the Snakemake workflow on a tiny simulated dataset."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The models of the end-to-end runs: the simulator's controls (they carry the planted signal,
+# so the sites can be checked against ground_truth.json) plus one tiny real network so the
+# features stage runs a real forward pass.
+TINY_MODELS = [{"name": "sim-vision"}, {"name": "sim-language"}, {"name": "sim-multimodal"},
+               {"name": "tiny-minilm"}]
+
+
+def tiny_workflow_config(dataset: Path, work: Path, **overrides) -> Path:
+    """Write a config for the tiny simulated dataset with results under ``work/results``.
+
+    Blocks are 10 s so that the 150 s tiny movie has enough blocks for 200 swaps.
+    """
+    cfg = {"dataset": {"root": str(dataset)},
+           "movies": {"root": str(dataset / "movies"), "scene_cuts": str(dataset / "scene_cuts")},
+           "events": {"block_s": 10},
+           "models": TINY_MODELS,
+           "stats": {"n_bootstrap": 200, "n_permutations": 200},
+           "results": str(work / "results")}
+    cfg.update(overrides)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def snakemake(workdir: Path, config: Path, *args: str, cores: int = 2,
+              timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``snakemake`` from this repository's Snakefile in ``workdir``."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(config), "--cores", str(cores),
+           *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir,
+                          timeout=timeout)

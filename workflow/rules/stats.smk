@@ -1,0 +1,29 @@
+# Stats stage: one job per subject reads all its encoding outputs and writes the paired
+# comparisons and the site classes (DESIGN.md §4, §6).
+
+
+rule stats:
+    input:
+        encodings=lambda wc: subject_encodings(wc.subject),
+        electrodes=f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
+    output:
+        comparisons=f"{RESULTS}/subjects/{{subject}}/stats/comparisons.parquet",
+        sites=f"{RESULTS}/subjects/{{subject}}/stats/sites.parquet",
+    log:
+        f"{LOGS}/stats/{{subject}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/stats/{{subject}}.tsv"
+    params:
+        config=str(RESOLVED_CONFIG),
+        sections=section_hash("stats", "sites", "seed"),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    shell:
+        "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
+        "neuroalign stats run --config {params.config} --subject {wildcards.subject} "
+        "--encodings {input.encodings:q} --electrodes {input.electrodes:q} "
+        "--out-comparisons {output.comparisons:q} --out-sites {output.sites:q} > {log:q} 2>&1"
