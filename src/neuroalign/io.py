@@ -8,9 +8,11 @@ that a later run would mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,30 @@ import pandas as pd
 
 __all__ = ["atomic_path", "write_parquet", "write_json", "open_h5_atomic", "sha256_file",
            "read_parquet_checked"]
+
+
+_HOST = socket.gethostname().replace("/", "_")
+
+
+def _remove_stale_temps(path: Path, suffix: str) -> None:
+    """Delete temporaries of ``path`` left by dead writers on this host."""
+    head = f".{path.name}.{_HOST}."
+    for tmp in path.parent.glob(f"{glob.escape(head)}*{glob.escape(suffix)}.tmp"):
+        pid = tmp.name[len(head):].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -36,7 +62,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    # The temporary name carries this host and process, so that a writer killed before its
+    # rename (SIGKILL, a node lost) leaves a file the next writer of ``path`` can tell is stale
+    # and remove: a resumed run then leaves the results folder as a clean run would.
+    prefix = f".{path.name}.{_HOST}.{os.getpid()}."
+    _remove_stale_temps(path, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix + ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
