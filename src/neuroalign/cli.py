@@ -132,11 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     from .encoding.cli import add_parser as add_encoding
     from .features.cli import add_parser as add_features
+    from .report.cli import add_parser as add_report
     from .stats.cli import add_parser as add_stats
 
     add_features(sub)
     add_encoding(sub)
     add_stats(sub)
+    add_report(sub)
     _add_config(sub)
     return parser
 

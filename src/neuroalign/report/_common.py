@@ -1,0 +1,178 @@
+"""Shared pieces of the two reports: inputs, templates, embedded figures, atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..encoding.build import ENCODING_DATASETS
+from ..io import atomic_path, sha256_file
+from .figures import figure_png
+
+__all__ = ["EmbeddedFigure", "read_encoding_summary", "render_template", "write_html",
+           "write_png", "provenance", "class_rank", "fmt", "RESIDUAL_AUTOCORR_LIMIT",
+           "SITE_CLASSES"]
+
+# DESIGN.md §6: block resampling is trusted only where residual block sums are nearly
+# independent; the report flags targets above this lag-1 correlation.
+RESIDUAL_AUTOCORR_LIMIT = 0.1
+# Classes that count as (some kind of) multimodal integration evidence, strongest first.
+SITE_CLASSES = ["multimodal", "multimodal-partial", "multimodal-language-only",
+                "multimodal-vision-only"]
+_RANK = SITE_CLASSES + ["vision", "language", "responsive", "none", "dropped"]
+_READ = ["electrodes", "r", "layer_r", "ci_low", "ci_high", "p", "residual_autocorr",
+         "event_id", "movie"]
+
+
+def class_rank(cls: str) -> int:
+    """Sort key of a site class: integration sites first, unknown classes before 'none'."""
+    cls = str(cls)
+    if cls in _RANK:
+        return _RANK.index(cls)
+    return _RANK.index("responsive") if not cls.startswith("multimodal") else 1
+
+
+@dataclass
+class EmbeddedFigure:
+    """A rendered figure: PNG bytes, its file name and its caption."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+
+    @classmethod
+    def from_figure(cls, fig, name: str, title: str, caption: str) -> EmbeddedFigure:
+        return cls(name=name, title=title, caption=caption, png=figure_png(fig))
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def read_encoding_summary(path: str | os.PathLike) -> dict[str, Any]:
+    """Read the parts of an encoding output a report shows (no ``blockstats``).
+
+    Parameters
+    ----------
+    path : path-like
+        ``encoding/{model}/{init}/{alignment}.h5``.
+
+    Returns
+    -------
+    enc : dict
+        ``electrodes`` (list of str), ``r``, ``ci_low``, ``ci_high``, ``p``,
+        ``residual_autocorr`` (n_electrodes, n_bins), ``layer_r`` (n_layers, n_electrodes,
+        n_bins), ``event_id``, ``movie`` (n_events,), ``attrs``, ``path``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    with h5py.File(path, "r") as f:
+        missing = [k for k in ENCODING_DATASETS if k not in f]
+        if missing:
+            raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
+        out: dict[str, Any] = {k: f[k][()] for k in _READ}
+        out["attrs"] = {k: (v.decode() if isinstance(v, bytes) else v)
+                        for k, v in f.attrs.items()}
+    out["electrodes"] = [e.decode() for e in out["electrodes"]]
+    out["movie"] = np.array([m.decode() for m in out["movie"]])
+    layers = out["attrs"].get("layers", [])
+    out["layers"] = [x.decode() if isinstance(x, bytes) else str(x) for x in layers]
+    out["path"] = str(path)
+    return out
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    # autoescape=True everywhere: electrode, region and model names come from user files.
+    env = Environment(loader=PackageLoader("neuroalign.report", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["fmt"] = fmt
+    env.filters["pct"] = lambda x: "–" if x is None or not np.isfinite(x) else f"{x:.2f} %"
+    return env
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render ``templates/{name}`` with autoescaping."""
+    from .figures import CLASS_COLORS
+
+    return _environment().get_template(name).render(version=__version__,
+                                                     class_colors=CLASS_COLORS, **context)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Compact, deterministic text for a table cell (NaN as an en dash)."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return "–"
+        if value != 0 and abs(value) < 10 ** -digits:
+            return f"{value:.1e}"
+        return f"{value:.{digits}f}"
+    if isinstance(value, float) or (isinstance(value, str) and value == "nan"):
+        return "–"
+    return str(value)
+
+
+def write_html(text: str, out: str | os.PathLike) -> Path:
+    """Write HTML atomically (temp file beside ``out``, then rename)."""
+    with atomic_path(out, suffix=".html") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(out)
+
+
+def write_png(png: bytes, out: str | os.PathLike) -> Path:
+    """Write PNG bytes atomically."""
+    with atomic_path(out, suffix=".png") as tmp:
+        tmp.write_bytes(png)
+    return Path(out)
+
+
+def provenance(config: dict[str, Any], inputs: list[str | os.PathLike],
+               sections: list[str] | None = None) -> dict[str, Any]:
+    """Provenance block of a report: version, config hash, seed, inputs and their sha256.
+
+    Input paths are shown relative to the config's results folder when below it, so the
+    report's bytes do not depend on where the results folder lives.
+    """
+    from ..config import config_hash
+
+    results = Path(config.get("results", "results")).resolve()
+    rows = []
+    for p in sorted(map(str, inputs)):
+        path = Path(p)
+        try:
+            shown = str(path.resolve().relative_to(results))
+        except ValueError:
+            shown = path.name
+        rows.append((shown, sha256_file(path)[:16] if path.exists() else "missing"))
+    rows.sort()
+    return {"neuroalign_version": __version__, "config_hash": config_hash(config, sections),
+            "seed": config.get("seed"), "inputs": rows}
+
+
+def safe_id(text: str) -> str:
+    """An HTML id from arbitrary text (letters, digits, dashes)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-") or "x"
+
+
+def frame_records(df: pd.DataFrame, columns: list[str]) -> list[list[str]]:
+    """Rows of ``df[columns]`` as formatted strings (for templates)."""
+    return [[fmt(v) for v in row] for row in df[columns].itertuples(index=False, name=None)]

@@ -1,0 +1,61 @@
+"""``neuroalign report subject`` and ``neuroalign report summary``."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``report subject`` and ``report summary`` on the main CLI's subparsers."""
+    p = subparsers.add_parser("report", help="report stage: HTML reports and sites.tsv")
+    rsub = p.add_subparsers(dest="report_command", required=True)
+    sj = rsub.add_parser("subject", help="self-contained HTML report of one subject")
+    sj.add_argument("--subject", required=True)
+    sj.add_argument("--encodings", required=True, nargs="+",
+                    help="every encoding/{model}/{init}/{alignment}.h5 of the subject")
+    sj.add_argument("--electrodes", required=True, help="the subject's electrodes.parquet")
+    sj.add_argument("--comparisons", required=True, help="stats/comparisons.parquet")
+    sj.add_argument("--sites", required=True, help="stats/sites.parquet")
+    sj.add_argument("--events-dir", default=None,
+                    help="folder of {movie}/events/{alignment}.parquet (events per movie)")
+    sj.add_argument("--figures-dir", default=None, help="also write the figures as PNG here")
+    sj.add_argument("--n-top", type=int, default=6,
+                    help="electrodes shown in the r-over-time and layer figures")
+    sj.add_argument("--out", required=True, help="report.html (written atomically)")
+    sm = rsub.add_parser("summary", help="summary.html and sites.tsv across subjects")
+    sm.add_argument("--sites", required=True, nargs="+",
+                    help="every subject's stats/sites.parquet")
+    sm.add_argument("--electrodes", required=True, nargs="+",
+                    help="every subject's electrodes.parquet, in the order of --sites")
+    sm.add_argument("--subjects", nargs="+", default=None,
+                    help="subject of each --sites table (default: from the paths)")
+    sm.add_argument("--figures-dir", default=None, help="also write the figures as PNG here")
+    sm.add_argument("--out-html", required=True, help="summary.html (written atomically)")
+    sm.add_argument("--out-tsv", required=True, help="sites.tsv (written atomically)")
+    for q in (sj, sm):
+        q.add_argument("--config", default="config.yaml", help="configuration file")
+    sj.set_defaults(func=_run_subject)
+    sm.set_defaults(func=_run_summary)
+    return p
+
+
+def _run_subject(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from .subject import render_subject_report
+
+    render_subject_report(load_config(args.config), args.subject, args.encodings,
+                          args.electrodes, args.comparisons, args.sites, args.out,
+                          figures_dir=args.figures_dir, events_dir=args.events_dir,
+                          n_top=args.n_top)
+    return 0
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from .summary import render_summary
+
+    render_summary(load_config(args.config), args.sites, args.electrodes, args.out_html,
+                   args.out_tsv, subjects=args.subjects, figures_dir=args.figures_dir)
+    return 0
