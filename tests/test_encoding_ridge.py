@@ -52,12 +52,28 @@ def test_contiguous_folds_never_split_blocks(rng):
     with pytest.raises(ValueError, match="Cannot cut 3 blocks into 5 folds"):
         contiguous_folds(np.repeat(np.arange(3), 10), 5)
     with pytest.raises(ValueError, match="contiguous run"):
-        contiguous_folds(np.array([0, 0, 1, 1, 0, 0, 2, 2]), 2)
+        contiguous_folds(np.array([0, 0, 1, 1, 0, 0, 2, 2]), 2, training="all")
+    with pytest.raises(ValueError, match="at least 3 folds"):
+        contiguous_folds(np.repeat(np.arange(6), 3), 2)
+
+
+@pytest.mark.parametrize("n_folds", [3, 5, 6, 7])
+def test_cyclic_training_never_lets_two_folds_train_each_other(n_folds):
+    blocks = np.repeat(np.arange(4 * n_folds), 5)
+    folds = contiguous_folds(blocks, n_folds, gap_blocks=1, training="cyclic")
+    fold_of = np.empty(blocks.size, dtype=int)
+    for f, (_, test) in enumerate(folds):
+        fold_of[test] = f
+    trains = [set(fold_of[train]) for train, _ in folds]
+    for f, used in enumerate(trains):
+        assert used == {(f + j) % n_folds for j in range(1, (n_folds - 1) // 2 + 1)}
+        for g in used:
+            assert f not in trains[g]  # f trains g or g trains f, never both
 
 
 def test_gap_blocks_purge_neighbours():
     blocks = np.repeat(np.arange(10), 4)
-    for train, test in contiguous_folds(blocks, 5, gap_blocks=1):
+    for train, test in contiguous_folds(blocks, 5, gap_blocks=1, training="all"):
         test_blocks = set(blocks[test])
         neighbours = {min(test_blocks) - 1, max(test_blocks) + 1}
         assert not neighbours & set(blocks[train])

@@ -49,18 +49,29 @@ def test_bootstrap_ci_coverage():
     assert np.all(low < high)
 
 
-def test_fft_null_is_a_circular_block_shift(rng):
+def test_fft_null_enumerates_every_shift_of_at_least_one_block(rng):
     sizes = rng.integers(4, 9, size=6)
     blocks = np.repeat(np.arange(6), sizes)
-    y = rng.standard_normal((blocks.size, 3))
-    y_hat = rng.standard_normal((blocks.size, 3))
-    _, r_null = permutation_p(y, y_hat, blocks, n_permutations=200, rng=0, return_null=True)
-    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    n, longest = blocks.size, int(sizes.max())
+    y = rng.standard_normal((n, 3))
+    y_hat = rng.standard_normal((n, 3))
+    p, r_null = permutation_p(y, y_hat, blocks, n_permutations=200, rng=0, return_null=True)
+    offsets = np.arange(longest, n - longest + 1)  # at least one (longest) block away
+    assert r_null.shape == (offsets.size, 3)  # fewer shifts than 200: enumerated exactly
     shifted = np.array([[np.corrcoef(y[:, t], np.roll(y_hat[:, t], -o))[0, 1] for t in range(3)]
-                        for o in offsets[1:]])  # (n_blocks - 1, n_targets)
-    for t in range(3):
-        assert np.all(np.min(np.abs(r_null[:, t, None] - shifted[None, :, t]), axis=1) < 1e-10)
-        assert len(np.unique(np.round(r_null[:, t], 10))) == 5  # every shift 1..m-1 is drawn
+                        for o in offsets])
+    np.testing.assert_allclose(r_null, shifted, atol=1e-10)
+    r_obs = np.array([np.corrcoef(y[:, t], y_hat[:, t])[0, 1] for t in range(3)])
+    np.testing.assert_allclose(p, (1 + (shifted >= r_obs - 1e-12).sum(0)) / (1 + offsets.size))
+
+
+def test_permutation_p_never_below_the_resolution_of_the_shifts(rng):
+    # One trial of 12 blocks: a shift test can not say p < 1/#shifts, however strong r is.
+    blocks = np.repeat(np.arange(12), 5)
+    y_hat = rng.standard_normal((60, 2))
+    p = permutation_p(y_hat + 0.01 * rng.standard_normal((60, 2)), y_hat, blocks,
+                      n_permutations=1000, rng=0)
+    np.testing.assert_allclose(p, 1 / (1 + (60 - 2 * 5 + 1)))
 
 
 def test_permutation_p_uniform_under_null_and_small_for_effect():

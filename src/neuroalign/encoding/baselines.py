@@ -61,7 +61,8 @@ def cross_fitted_banded_predictions(X_spaces: Sequence[np.ndarray], Y: np.ndarra
                                     guard_blocks: int = 1,
                                     device: str | torch.device = "cpu",
                                     n_targets_batch: int | None = None,
-                                    dtype: torch.dtype = torch.float32) -> CrossFitResult:
+                                    dtype: torch.dtype = torch.float32,
+                                    training: str = "cyclic") -> CrossFitResult:
     """Cross-fitted banded ridge: one penalty per feature space.
 
     Each candidate ratio vector ``rho`` is solved as plain ridge on the standardised
@@ -79,7 +80,7 @@ def cross_fitted_banded_predictions(X_spaces: Sequence[np.ndarray], Y: np.ndarra
     n_folds : int
     ratios : array of shape (n_candidates, n_bands) or None
         Per-band penalty ratios; None uses :func:`banded_ratio_grid`.
-    gap_blocks, guard_blocks, device, n_targets_batch, dtype
+    gap_blocks, guard_blocks, device, n_targets_batch, dtype, training
         As in :func:`cross_fitted_predictions`.
 
     Returns
@@ -98,6 +99,6 @@ def cross_fitted_banded_predictions(X_spaces: Sequence[np.ndarray], Y: np.ndarra
     designs = [(X, np.repeat(1.0 / np.sqrt(rho), widths)) for rho in ratios]
     alphas = _check_alphas(alphas)
     result = _cross_fit(designs, Y, blocks, alphas, n_folds, gap_blocks, guard_blocks,
-                        get_device(device), n_targets_batch, dtype)
+                        get_device(device), n_targets_batch, dtype, training)
     result.band_alphas = (result.alpha[None, :] * ratios[result.layer].T)  # (n_bands, n_targets)
     return result

@@ -152,22 +152,54 @@ def _trial_runs(trials, blocks, n_events: int) -> tuple[np.ndarray, np.ndarray]:
     return t_starts, t_stops
 
 
+def _shift_plan(t_starts, t_stops, b_starts, n_permutations: int,
+                rng: np.random.Generator) -> tuple[list[tuple[int, int, np.ndarray]], int]:
+    """Per trial, the event offset of ŷ in each null resample, and how many resamples.
+
+    A trial of ``n_t`` events whose longest block has ``g`` events allows the shifts
+    ``g .. n_t - g``: every response then meets a prediction at least one block away in
+    time. When all combinations across trials number at most ``n_permutations`` they are
+    enumerated (an exact test); otherwise ``n_permutations`` are drawn uniformly.
+    """
+    ranges = []
+    for s, e in zip(t_starts, t_stops, strict=True):
+        inner = b_starts[(b_starts >= s) & (b_starts < e)]
+        longest = int(np.diff(np.r_[inner, e]).max())
+        lo, hi = longest, (e - s) - longest
+        if hi < lo:
+            raise ValueError(f"The trial of events {s}..{e - 1} has a single block (or one "
+                             f"block of {longest} events is over half of its {e - s} events): "
+                             "predictions cannot be shifted by a whole block. Use shorter "
+                             "blocks (events.block_s).")
+        ranges.append((s, e, np.arange(lo, hi + 1)))
+    n_all = int(np.prod([float(r.size) for _, _, r in ranges]))
+    if n_all <= n_permutations:
+        grids = np.meshgrid(*[r for _, _, r in ranges], indexing="ij")
+        shifts = [g.ravel() for g in grids]
+    else:
+        shifts = [rng.choice(r, size=n_permutations) for _, _, r in ranges]
+    plan = [(s, e, k) for (s, e, _), k in zip(ranges, shifts, strict=True)]
+    return plan, shifts[0].size
+
+
 def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
                   rng: np.random.Generator | int | None = None,
                   n_targets_batch: int | None = 1024, return_null: bool = False):
-    """One-sided permutation p-value of r > 0 by circular block shifts within trials.
+    """One-sided permutation p-value of r > 0 by circular shifts within trials.
 
-    Null: in each trial with ``m`` blocks, the predictions' block sequence is rotated by ``k``
-    whole blocks, ``k`` uniform in ``1..m-1`` and independent across trials and permutations:
-    ŷ's blocks ``k, ..., m-1, 0, ..., k-1`` are laid, concatenated, against the responses of the
-    trial. When blocks have equal length, block ``b`` of y meets block ``b + k (mod m)`` of ŷ;
-    otherwise this is the circular shift of ŷ by the event offset of its block ``k``
-    (``o_k``), so within-block autocorrelation of ŷ is kept except at one seam per trial.
-    A rotation leaves every trial's ``n, Σy, Σy², Σŷ, Σŷ²`` unchanged; only ``Σyŷ`` moves, and
+    Null: in each trial, ŷ is circularly shifted against y by an offset of at least the
+    trial's longest block (in events) from either end, independently across trials
+    (``_shift_plan``). A circular shift keeps the autocorrelation of both series (except
+    at one seam per trial) and breaks only their alignment, so autocorrelated responses
+    and predictions do not inflate the test. Shifting by any such offset rather than by
+    whole blocks only gives the test a finer resolution: with ``m`` blocks a whole-block
+    shift has ``m - 1`` values, so a p-value below ``1 / m`` would be an artefact of
+    drawing the same few shifts again; when all admissible shifts are fewer than
+    ``n_permutations`` they are enumerated exactly instead.
+    A shift leaves every trial's ``n, Σy, Σy², Σŷ, Σŷ²`` unchanged; only ``Σyŷ`` moves, and
     for all shifts at once it is the circular cross-correlation
-    ``c[s] = Σ_i y_i ŷ_{(i + s) mod n}`` computed by FFT and read at ``s = o_1..o_{m-1}``.
-    The shifts are drawn once and shared by all targets (so electrode-level averages can reuse
-    them). ``p = (1 + #{r_perm >= r_obs}) / (1 + n_permutations)``.
+    ``c[s] = Σ_i y_i ŷ_{(i + s) mod n}`` computed by FFT. The shifts are drawn once and
+    shared by all targets. ``p = (1 + #{r_null >= r_obs}) / (1 + n_null)``.
 
     Parameters
     ----------
@@ -178,6 +210,7 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
     trials : array of shape (n_events,) or None
         Trial label per event (contiguous runs); None means one trial.
     n_permutations : int
+        Resamples drawn (or fewer, all of them, when the admissible shifts are fewer).
     rng : numpy Generator, seed or None
     n_targets_batch : int or None
     return_null : bool
@@ -186,8 +219,9 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
     Returns
     -------
     p : array of shape (n_targets,)
-    r_null : array of shape (n_permutations, n_targets)
-        Only if ``return_null``.
+    r_null : array of shape (n_null, n_targets)
+        Only if ``return_null``; ``n_null = min(n_permutations, number of admissible
+        shift combinations)``.
     """
     y, y_hat = _check_pair(y, y_hat)
     rng = np.random.default_rng(rng)
@@ -196,25 +230,19 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
     if b_starts.size and (b_starts[-1] >= n_events):
         raise ValueError(f"'blocks' and 'y' disagree on the number of events ({n_events}).")
     t_starts, t_stops = _trial_runs(trials, blocks, n_events)
-    plan = []  # (start, stop, block offsets within trial, shift index per permutation)
-    for s, e in zip(t_starts, t_stops, strict=True):
-        offsets = b_starts[(b_starts >= s) & (b_starts < e)] - s
-        if offsets.size < 2:
-            raise ValueError(f"The trial of events {s}..{e - 1} has a single block: it cannot be "
-                             f"shifted by whole blocks. Use shorter blocks.")
-        plan.append((s, e, offsets, rng.integers(1, offsets.size, size=n_permutations)))
+    plan, n_null = _shift_plan(t_starts, t_stops, b_starts, n_permutations, rng)
     p = np.empty(n_targets)
-    r_null = np.empty((n_permutations, n_targets)) if return_null else None
+    r_null = np.empty((n_null, n_targets)) if return_null else None
     for sl in _batches(n_targets, n_targets_batch):
         yb, hb = y[:, sl].astype(np.float64), y_hat[:, sl].astype(np.float64)
         nb = yb.shape[1]
-        c_perm = np.zeros((n_permutations, nb))
-        for s, e, offsets, k in plan:
+        c_perm = np.zeros((n_null, nb))
+        for s, e, k in plan:
             n_t = e - s
             fy = scipy.fft.rfft(yb[s:e], axis=0, workers=-1)
             fh = scipy.fft.rfft(hb[s:e], axis=0, workers=-1)
             c = scipy.fft.irfft(np.conj(fy) * fh, n=n_t, axis=0, workers=-1)  # (n_t, nb)
-            c_perm += c[offsets[k]]  # (n_permutations, nb)
+            c_perm += c[k]  # (n_null, nb)
         sy, sh = yb.sum(0), hb.sum(0)
         c_obs = (yb * hb).sum(0)
         var = np.sqrt(((yb * yb).sum(0) - sy * sy / n_events)
@@ -222,7 +250,7 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
         # r is increasing in Σyŷ with everything else fixed, so compare cross sums; the
         # tolerance absorbs FFT round-off and counts near-ties as exceedances (conservative).
         tol = 1e-9 * np.sqrt((yb * yb).sum(0) * (hb * hb).sum(0))
-        p[sl] = (1 + (c_perm >= c_obs - tol).sum(0)) / (1 + n_permutations)
+        p[sl] = (1 + (c_perm >= c_obs - tol).sum(0)) / (1 + n_null)
         if return_null:
             with np.errstate(invalid="ignore", divide="ignore"):
                 r_null[:, sl] = (c_perm - sy * sh / n_events) / var

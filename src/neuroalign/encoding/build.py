@@ -172,10 +172,11 @@ def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, al
     y = responses["responses"].reshape(n_events, -1)
     enc = config["encoding"]
     result = cross_fitted_predictions(X_layers, y, blocks, alphas=enc["alphas"],
-                                      n_folds=enc["folds"], device=get_device(enc["device"]))
+                                      n_folds=enc["folds"], device=get_device(enc["device"]),
+                                      training=enc["training"])
     rng = np.random.default_rng(_seed(config, subject, model, init, alignment))
     attrs = {"subject": subject, "model": model, "init": init, "alignment": alignment,
-             "folds": enc["folds"], "seed": config["seed"],
+             "folds": enc["folds"], "training": enc["training"], "seed": config["seed"],
              "config_hash": config_hash(config, ["encoding", "stats", "seed"]),
              "responses_config_hash": str(responses["attrs"].get("config_hash", "")),
              "weights_sha256": str(feat_attrs.get("weights_sha256", "")),
@@ -244,16 +245,18 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
     if kind == "concat":
         result = cross_fitted_predictions([concat_feature_spaces(spaces)], y, blocks,
                                           alphas=enc["alphas"], n_folds=enc["folds"],
-                                          device=device)
+                                          device=device, training=enc["training"])
         names = ["+".join(chosen)]
     else:
         result = cross_fitted_banded_predictions(spaces, y, blocks, alphas=enc["alphas"],
-                                                 n_folds=enc["folds"], device=device)
+                                                 n_folds=enc["folds"], device=device,
+                                                 training=enc["training"])
         names = [f"ratios{i}" for i in range(result.layer_r.shape[0])]
     rng = np.random.default_rng(_seed(config, subject, kind, "trained", alignment))
     attrs = {"subject": subject, "model": kind, "init": "trained", "alignment": alignment,
-             "folds": enc["folds"], "seed": config["seed"],
+             "folds": enc["folds"], "training": enc["training"], "seed": config["seed"],
              "config_hash": config_hash(config, ["encoding", "stats", "seed"]),
+             "responses_config_hash": str(responses["attrs"].get("config_hash", "")),
              "components": np.array(chosen, dtype="S"), "modality": "linear-integration",
              "is_control": False}
     return _write(out, result, y, blocks, trials, responses, names, config["stats"], attrs, rng)

@@ -39,8 +39,11 @@ def block_runs(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, stops
 
 
-def contiguous_folds(blocks: np.ndarray, n_folds: int = 5,
-                     gap_blocks: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+TRAINING_SCHEMES = ("cyclic", "all")
+
+
+def contiguous_folds(blocks: np.ndarray, n_folds: int = 5, gap_blocks: int = 0,
+                     training: str = "cyclic") -> list[tuple[np.ndarray, np.ndarray]]:
     """Cut the events into ``n_folds`` contiguous folds at block boundaries.
 
     Fold boundaries are placed greedily at the block boundary closest to ``k * n_events /
@@ -50,6 +53,16 @@ def contiguous_folds(blocks: np.ndarray, n_folds: int = 5,
     cut otherwise let the model learn the noise it is then scored on (a positive bias of
     out-of-sample r on null data).
 
+    ``training="all"`` is ordinary K-fold: fold ``f`` is predicted by a model trained on every
+    other fold. Then fold ``f``'s prediction is a linear function of fold ``g``'s responses and
+    fold ``g``'s of fold ``f``'s, so the pooled statistic ``Σ y ŷ = yᵀ K y`` has a symmetric
+    ``K`` whose null variance ``‖K‖² + tr(K²)`` is up to twice what any test that shifts or
+    swaps the predictions assumes (``‖K‖²``): on null data such tests reject 10-16 % at
+    nominal 5 %. ``training="cyclic"`` (default) trains fold ``f`` on the ``(n_folds - 1) // 2``
+    folds that follow it, cyclically, so that no two folds train each other: ``tr(K²) = 0``,
+    and the circular-shift and block-swap tests hold their level, at the price of training on
+    about 40 % of the events instead of 80 %.
+
     Parameters
     ----------
     blocks : array of shape (n_events,)
@@ -58,6 +71,8 @@ def contiguous_folds(blocks: np.ndarray, n_folds: int = 5,
         Number of folds, at least 2.
     gap_blocks : int
         Blocks dropped from the training set on each side of the test fold.
+    training : {"cyclic", "all"}
+        Which other folds train each fold's model (see above).
 
     Returns
     -------
@@ -70,6 +85,12 @@ def contiguous_folds(blocks: np.ndarray, n_folds: int = 5,
     if int(n_folds) != n_folds or n_folds < 2:
         raise ValueError(f"Invalid value for the 'n_folds' parameter: need an integer >= 2, "
                          f"got {n_folds!r}.")
+    if training not in TRAINING_SCHEMES:
+        raise ValueError(f"Invalid value for the 'training' parameter: {training!r}; allowed "
+                         f"values are {list(TRAINING_SCHEMES)}.")
+    if training == "cyclic" and n_folds < 3:
+        raise ValueError("training='cyclic' needs at least 3 folds (each fold is trained on "
+                         "the (n_folds - 1) // 2 folds after it).")
     starts, stops = block_runs(blocks)
     n_blocks, n_events = starts.size, stops[-1]
     if n_blocks < n_folds:
@@ -87,13 +108,19 @@ def contiguous_folds(blocks: np.ndarray, n_folds: int = 5,
     cuts.append(int(n_events))
     everything = np.arange(n_events)
     folds = []
-    for lo, hi in zip(cuts[:-1], cuts[1:], strict=True):
+    bounds = list(zip(cuts[:-1], cuts[1:], strict=True))
+    for f, (lo, hi) in enumerate(bounds):
         test = everything[lo:hi]
         first = np.searchsorted(starts, lo)  # index of the fold's first block
         last = np.searchsorted(stops, hi)  # index of its last block
         lo_gap = starts[max(first - gap_blocks, 0)]
         hi_gap = stops[min(last + gap_blocks, n_blocks - 1)]
-        train = np.concatenate([everything[:lo_gap], everything[hi_gap:]])
+        if training == "all":
+            pool = everything
+        else:
+            later = [bounds[(f + j) % n_folds] for j in range(1, (n_folds - 1) // 2 + 1)]
+            pool = np.sort(np.concatenate([everything[a:b] for a, b in later]))
+        train = pool[(pool < lo_gap) | (pool >= hi_gap)]
         if train.size == 0:
             raise ValueError(f"No training events are left for fold {len(folds)} after purging "
                              f"{gap_blocks} block(s) on each side: use a smaller 'gap_blocks'.")

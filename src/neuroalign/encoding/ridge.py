@@ -271,7 +271,7 @@ def _guarded_scores(test: np.ndarray, n_a: int, blocks: np.ndarray,
 def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.ndarray,
                blocks: np.ndarray, alphas: np.ndarray, n_folds: int, gap_blocks: int,
                guard_blocks: int, device: torch.device, n_targets_batch: int | None,
-               dtype: torch.dtype) -> CrossFitResult:
+               dtype: torch.dtype, training: str = "cyclic") -> CrossFitResult:
     """Cross-fitted selection over designs (feature array, column scale) × alphas."""
     Y = np.asarray(Y)
     if Y.ndim != 2:
@@ -285,7 +285,7 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
                              f"to match the responses' {n_events} events.")
     n_layers, n_alphas = len(designs), alphas.size
     alphas_t = as_tensor(alphas, device, dtype)
-    folds = contiguous_folds(blocks, n_folds, gap_blocks)
+    folds = contiguous_folds(blocks, n_folds, gap_blocks, training)
     y_hat = np.empty((n_events, n_targets), dtype=np.float32)
     layer_sums = np.zeros((n_layers, 6, n_targets))
     choice_layer = np.zeros((n_folds, 2, n_targets), dtype=np.int64)
@@ -364,7 +364,8 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
                              gap_blocks: int = 1, guard_blocks: int = 1,
                              device: str | torch.device = "cpu",
                              n_targets_batch: int | None = None,
-                             dtype: torch.dtype = torch.float32) -> CrossFitResult:
+                             dtype: torch.dtype = torch.float32,
+                             training: str = "cyclic") -> CrossFitResult:
     """Cross-fitted ridge over layers and alphas (DESIGN.md §6).
 
     For each of ``n_folds`` contiguous folds (never splitting a block), ridge is fitted on the
@@ -397,6 +398,11 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
         Targets per batch (bounds memory); None sizes batches to ``DEFAULT_BATCH_BYTES``.
     dtype : torch.dtype
         Dtype of the per-target math (the decompositions are float64).
+    training : {"cyclic", "all"}
+        Which folds train each fold's model: ``cyclic`` (default) the ``(n_folds - 1) // 2``
+        folds after it, so that the permutation and swap tests on the predictions hold their
+        level; ``all`` every other fold (ordinary K-fold; those tests are then
+        anti-conservative). See :func:`~neuroalign.encoding.contiguous_folds`.
 
     Returns
     -------
@@ -408,7 +414,7 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
     if not designs:
         raise ValueError("'X_layers' is empty: give at least one feature array.")
     return _cross_fit(designs, Y, blocks, _check_alphas(alphas), n_folds, gap_blocks,
-                      guard_blocks, get_device(device), n_targets_batch, dtype)
+                      guard_blocks, get_device(device), n_targets_batch, dtype, training)
 
 
 class CrossFittedRidge:
