@@ -5,6 +5,10 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
+# `snakemake --report report.html` collects the registered outputs under this description.
+report: "workflow/report/workflow.rst"
+
+
 # config.yaml is the default run; `--configfile my.yaml` replaces it rather than being merged
 # into it, so nothing of the demo's settings leaks into a run on real data.
 if not workflow.overwrite_configfiles:
@@ -29,6 +33,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"
 include: "workflow/rules/stats.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -37,4 +42,5 @@ rule all:
         all_features_outputs(),
         all_encoding_outputs(),
         all_stats_outputs(),
+        all_report_outputs(),
     default_target: True

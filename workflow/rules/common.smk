@@ -133,3 +133,16 @@ def all_stats_outputs():
         for s in SUBJECTS
         for name in ("comparisons", "sites")
     ]
+
+
+# ---- report stage (DESIGN.md §7): per-subject reports, the summary and sites.tsv.
+from neuroalign.report import SUBJECT_FIGURES as REPORT_SUBJECT_FIGURES
+from neuroalign.report import SUMMARY_FIGURES as REPORT_SUMMARY_FIGURES
+
+
+def all_report_outputs():
+    out = [f"{RESULTS}/subjects/{s}/report.html" for s in SUBJECTS]
+    out += [f"{RESULTS}/subjects/{s}/figures/{n}.png" for s in SUBJECTS for n in REPORT_SUBJECT_FIGURES]
+    out += [f"{RESULTS}/summary.html", f"{RESULTS}/sites.tsv"]
+    out += [f"{RESULTS}/figures/{n}.png" for n in REPORT_SUMMARY_FIGURES]
+    return out

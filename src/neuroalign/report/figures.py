@@ -263,7 +263,7 @@ def plot_layer_profiles(profiles: dict[str, dict[str, np.ndarray]],
     fig, axes = _subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 2.6 * n_rows + 0.3),
                              squeeze=False)
     if not models:
-        _empty(axes[0, 0], "no model outputs")
+        _empty(axes[0, 0], "no model with more than one layer")
     for k, m in enumerate(models):
         ax = axes.flat[k]
         names = layers.get(m, [])

@@ -365,11 +365,15 @@ def render_subject_report(config: dict[str, Any], subject: str,
         f"(s from the event), for the {len(shown)} top electrode(s): integration sites first, "
         "then by peak r. Shading: block-bootstrap confidence interval."))
     profiles, layers = _layer_profiles(groups, shown)
+    single = sorted(m for m in profiles if len(layers[m]) < 2)
+    profiles = {m: v for m, v in profiles.items() if m not in single}
     figs.append(EmbeddedFigure.from_figure(
         F.plot_layer_profiles(profiles, layers), "layer_profiles", "Layer profiles",
         "Per model, r of each layer's own cross-fitted encoding model (its peak over time "
         "bins, averaged over the electrodes of the r-over-time figure); one line per "
-        "alignment."))
+        "alignment."
+        + (f" Single-layer feature spaces are not drawn: {', '.join(single)}." if single
+           else "")))
     fdr_q = config["stats"]["fdr_q"]
     figs.append(EmbeddedFigure.from_figure(
         F.plot_trained_vs_random(_trained_vs_random(groups, comp, config)),
