@@ -28,6 +28,7 @@ from neuroalign.report import (
 from neuroalign.stats.sites import COMPARISON_COLUMNS
 
 HOSTILE = "<script>alert(1)</script>"
+MATHTEXT = r"RA$\undefined{x}$"  # would be invalid mathtext if not escaped
 ALIGNMENTS = ("language", "vision")
 # model -> (modality, n_layers, has a random twin)
 MODELS = {"sim-vision": ("vision", 1, True), "sim-language": ("language", 1, True),
@@ -92,6 +93,7 @@ def make_subject(root: Path, subject: str = "sub_1", space: str = "MNI",
     names = [f"LT{i}" for i in range(1, 5)] + [f"RA{i}" for i in range(1, 5)]
     if hostile:
         names[0] = HOSTILE
+        names[1] = MATHTEXT  # a vision electrode: drawn in the r-over-time figure
     n_bins = 9
     el_names = names + ["LT9", "RA9"]  # the two dropped channels
     subj = root / "subjects" / subject
@@ -215,6 +217,7 @@ def test_hostile_names_are_escaped(tmp_path, config):
     html = out.read_text()
     assert HOSTILE not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert MATHTEXT in html
     render_summary(config, [s["sites"]], [s["electrodes"]], tmp_path / "summary.html",
                    tmp_path / "sites.tsv", verbose=False)
     summary = (tmp_path / "summary.html").read_text()

@@ -74,6 +74,11 @@ def figure_png(fig: Figure, dpi: int = _DPI) -> bytes:
     return buf.getvalue()
 
 
+def _text(value) -> str:
+    """User text for matplotlib: a ``$`` in a name must not start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
 def _subplots(nrows: int = 1, ncols: int = 1, *, figsize, **kw):
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, **kw)
@@ -174,7 +179,7 @@ def plot_shaft_diagram(electrodes: pd.DataFrame, classes: Sequence[str],
             big = cls.startswith("multimodal") or cls in ("vision", "language")
             ax.scatter(x[sel], y[sel], color=class_color(cls), s=60 if big else 25, zorder=3,
                        edgecolors="#333333", linewidths=0.4)
-    ax.set_yticks(range(len(shafts)), shafts, fontsize=8)
+    ax.set_yticks(range(len(shafts)), [_text(x) for x in shafts], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("contact number along the shaft")
     ax.set_ylabel("shaft")
@@ -221,19 +226,19 @@ def plot_r_over_time(bin_centers: np.ndarray, curves: dict[str, dict[str, np.nda
         for i, name in enumerate(electrodes):
             ax = axes[i, j]
             for m, r in sorted(curves.get(a, {}).items()):
-                ax.plot(t, r[i], color=colors[m], lw=1.2, label=m)
+                ax.plot(t, r[i], color=colors[m], lw=1.2, label=_text(m))
                 if ci and m in ci.get(a, {}):
                     lo, hi = ci[a][m]
                     ax.fill_between(t, lo[i], hi[i], color=colors[m], alpha=0.15, lw=0)
             ax.axhline(0, color="#888888", lw=0.6)
             ax.axvline(0, color="#888888", lw=0.6, ls=":")
-            ax.set_title(f"{name} — {a}", fontsize=9)
+            ax.set_title(_text(f"{name} — {a}"), fontsize=9)
             ax.tick_params(labelsize=7)
             if j == 0:
                 ax.set_ylabel("r", fontsize=8)
             if i == n_rows - 1:
                 ax.set_xlabel("time from event (s)", fontsize=8)
-    handles = [Line2D([], [], color=colors[m], lw=1.5, label=m) for m in models]
+    handles = [Line2D([], [], color=colors[m], lw=1.5, label=_text(m)) for m in models]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(models), 5), frameon=False,
                fontsize=8, bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.05, 1, 1))
@@ -271,9 +276,9 @@ def plot_layer_profiles(profiles: dict[str, dict[str, np.ndarray]],
             ax.plot(np.arange(len(prof)), prof, marker="o", ms=3, lw=1.2, label=a)
         ticks = np.arange(len(names))
         step = max(1, len(names) // 8)
-        ax.set_xticks(ticks[::step], [_short_layer(s) for s in names[::step]], rotation=45,
+        ax.set_xticks(ticks[::step], [_text(_short_layer(s)) for s in names[::step]], rotation=45,
                       ha="right", fontsize=7)
-        ax.set_title(m, fontsize=9)
+        ax.set_title(_text(m), fontsize=9)
         ax.set_ylabel("mean peak r", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
         ax.legend(fontsize=7, frameon=False)
@@ -301,7 +306,7 @@ def _scatter_panel(ax, x, y, colors, title, xlabel, ylabel) -> None:
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal", adjustable="box")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(_text(title), fontsize=9)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
@@ -395,7 +400,7 @@ def plot_region_counts(counts: pd.DataFrame) -> Figure:
         ax.barh(ypos, vals, left=left, color=class_color(cls), label=cls, edgecolor="white",
                 linewidth=0.4)
         left += vals
-    ax.set_yticks(ypos, [str(r) for r in counts.index], fontsize=7)
+    ax.set_yticks(ypos, [_text(r) for r in counts.index], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("electrodes")
     ax.spines[["top", "right"]].set_visible(False)
