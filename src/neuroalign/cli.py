@@ -28,6 +28,9 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-subjects", type=int, default=None, help="override the preset's subjects")
     p.add_argument("--duration", type=float, default=None,
                    help="override the preset's movie duration in seconds")
+    p.add_argument("--additive-frac", type=float, default=0.0,
+                   help="fraction of electrodes also planted as additive vision+language "
+                        "(a linear mix that must not be called a multimodal site)")
     p.set_defaults(func=_run_simulate)
 
 
@@ -36,7 +39,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     simulate_dataset(args.out, preset=args.preset, seed=args.seed, latents=args.latents,
                      source=args.source, snr=args.snr, n_subjects=args.n_subjects,
-                     duration_s=args.duration)
+                     duration_s=args.duration, additive_frac=args.additive_frac)
     return 0
 
 

@@ -89,7 +89,7 @@ def _unit(rng: np.random.Generator, k: int) -> np.ndarray:
 def simulate_dataset(out: str | os.PathLike, preset: str = "demo", seed: int = 0,
                      latents: str = "content", source: str = "neuroprobe",
                      snr: float | None = None, n_subjects: int | None = None,
-                     duration_s: float | None = None,
+                     duration_s: float | None = None, additive_frac: float = 0.0,
                      verbose: bool | str | int | None = None) -> Path:
     """Write a simulated Brain TreeBank dataset with planted electrodes and ground truth.
 
@@ -119,6 +119,11 @@ def simulate_dataset(out: str | os.PathLike, preset: str = "demo", seed: int = 0
         Simulate only the first ``n_subjects`` subjects of the preset.
     duration_s : float | None
         Override every movie's duration (s).
+    additive_frac : float
+        Fraction of clean electrodes additionally planted as ``"vision+language"``: the sum
+        of a vision and a language response, which a multimodal network predicts better
+        than either unimodal one, but a linear integration of the two (``concat``,
+        ``banded``) predicts as well — they must not be called multimodal sites.
     verbose : bool | str | int | None
         Log level (``None`` keeps the current one).
 
@@ -166,7 +171,7 @@ def simulate_dataset(out: str | os.PathLike, preset: str = "demo", seed: int = 0
     for s in range(n_sub):
         sub = f"sub_{s + 1}"
         truth[sub], corrupted[sub], elec = _simulate_subject(root, s, p, seed, source, snr,
-                                                             movies)
+                                                             movies, additive_frac)
         coords.append(elec)
     write_json(corrupted, root / "corrupted_elec.json")
     _write_csv(pd.concat(coords, ignore_index=True),
@@ -177,7 +182,8 @@ def simulate_dataset(out: str | os.PathLike, preset: str = "demo", seed: int = 0
 
 
 def _simulate_subject(root: Path, s: int, p, seed: int, source: str, snr: float,
-                      movies: dict) -> tuple[dict, list[str], pd.DataFrame]:
+                      movies: dict, additive_frac: float = 0.0
+                      ) -> tuple[dict, list[str], pd.DataFrame]:
     sub, fs = f"sub_{s + 1}", float(p.fs[s])
     rng = _rng(seed, _SUBJ, s)
     elec = layout.electrode_layout(source, s + 1, p.n_electrodes, rng)
@@ -198,8 +204,12 @@ def _simulate_subject(root: Path, s: int, p, seed: int, source: str, snr: float,
                  if (contact[lab][0], contact[lab][1] - 1) in present
                  or (contact[lab][0], contact[lab][1] + 1) in present]
     counts = [max(1, int(round(f * n_ok))) for f in p.class_frac]
-    while sum(counts) > len(plantable) - 2 and max(counts) > 1:  # keep at least two nulls
-        counts[int(np.argmax(counts))] -= 1
+    n_add = int(round(additive_frac * n_ok))
+    while sum(counts) + n_add > len(plantable) - 2 and max(counts + [n_add]) > 1:
+        if n_add >= max(counts):  # keep at least two nulls
+            n_add -= 1
+        else:
+            counts[int(np.argmax(counts))] -= 1
     order = rng.permutation(len(plantable))
     classes = {lab: "null" for lab in ok}
     weights: dict[str, dict[str, list[float]]] = {}
@@ -211,6 +221,11 @@ def _simulate_subject(root: Path, s: int, p, seed: int, source: str, snr: float,
             mods = ["vision", "language"] if kind == "multimodal" else [kind]
             weights[lab] = {m: _unit(rng, p.latent_dim).tolist() for m in mods}
         j += c
+    # Drawn last, so that additive_frac = 0 leaves every other random draw as it was.
+    for i in order[j:j + n_add]:
+        lab = plantable[i]
+        classes[lab] = "vision+language"
+        weights[lab] = {m: _unit(rng, p.latent_dim).tolist() for m in ("vision", "language")}
     # Full channel list: marked brain labels, DC channels at a shaft boundary, TRIG last.
     marked = layout.mark_labels(clean, rng)
     boundaries = [i for i in range(1, len(clean)) if elec["shaft"][i] != elec["shaft"][i - 1]]

@@ -134,8 +134,8 @@ def electrode_drive(kind: str, weights: dict[str, np.ndarray], events: dict,
 
     Parameters
     ----------
-    kind : {"vision", "language", "multimodal"}
-        Electrode class.
+    kind : {"vision", "language", "multimodal", "vision+language"}
+        Electrode class (``vision+language``: the sum of the vision and language drives).
     weights : dict
         ``"vision"`` and/or ``"language"`` unit vectors, shape (k,).
     events : dict
@@ -156,6 +156,10 @@ def electrode_drive(kind: str, weights: dict[str, np.ndarray], events: dict,
         each cut (with the latest word).
     """
     ker = response_kernel()
+    if kind == "vision+language":  # additive: no interaction, linear in the two latents
+        total = (electrode_drive("vision", weights, events, n_grid)
+                 + electrode_drive("language", weights, events, n_grid))
+        return (total - total.mean()) / (total.std() or 1.0)
     if kind == "vision":
         a = events["vision"] @ weights["vision"]
         bounds = np.round(np.append(events["cut_t"], events["end_t"]) * DRIVE_FS).astype(int)

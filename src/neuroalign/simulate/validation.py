@@ -1,0 +1,140 @@
+"""Run the whole chain on a simulated dataset with the ``sim-*`` controls as the models.
+
+The controls carry exactly the simulator's latents (DESIGN.md §5), so what the statistics
+call a site can be scored against ``ground_truth.json``: the calibration tests and the power
+curve (``benchmarks/power_curve.py``) use this. Everything runs in-process through the same
+package functions the workflow's rules call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..config import validate_config
+from ..data.build import write_electrodes, write_events, write_responses
+from ..encoding.build import fit_baseline, fit_encoding
+from ..features.extract import extract_features
+from ..stats import run_stats
+from ._core import simulate_dataset
+
+__all__ = ["CONTROLS", "run_control_chain", "score_sites"]
+
+CONTROLS = ("sim-vision", "sim-language", "sim-multimodal")
+_UNIMODAL = ["sim-vision", "sim-language"]
+
+
+def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: float = 150.0,
+                      snr: float | None = None, additive_frac: float = 0.0,
+                      config: dict[str, Any] | None = None,
+                      alignments: tuple[str, ...] = ("language", "vision")) -> dict[str, Any]:
+    """Simulate one `tiny` subject and run data, features, encoding and stats on it.
+
+    Parameters
+    ----------
+    root : path-like
+        Work folder: ``ds/`` (the dataset), ``out/`` (events, electrodes, responses),
+        ``features/``, ``encoding/``, ``stats/``.
+    seed : int
+        Seed of the simulation and of the controls' random twins.
+    duration_s : float
+        Movie length.
+    snr : float or None
+        Modulation depth of planted electrodes (None: the preset's; 0: a global null).
+    additive_frac : float
+        Fraction of electrodes planted as additive ``vision+language``.
+    config : dict or None
+        Config overrides (e.g. ``{"events": {"block_s": 10}}``); dataset paths are set here.
+    alignments : tuple of str
+
+    Returns
+    -------
+    run : dict
+        ``config``, ``truth`` (the subject's ground truth), ``encodings`` (list of paths),
+        ``electrodes``, ``comparisons`` and ``sites`` (parquet paths).
+    """
+    root = Path(root)
+    ds, out = root / "ds", root / "out"
+    simulate_dataset(ds, preset="tiny", seed=seed, latents="random", snr=snr, n_subjects=1,
+                     duration_s=duration_s, additive_frac=additive_frac)
+    cfg = validate_config({**(config or {}), "dataset": {"root": str(ds)},
+                           "movies": {"root": str(ds / "movies"),
+                                      "scene_cuts": str(ds / "scene_cuts")},
+                           "results": str(out), "seed": seed})
+    truth = json.loads((ds / "ground_truth.json").read_text())
+    subject, movie = "sub_1", next(iter(truth["latents"]))
+    for al in alignments:
+        write_events(cfg, movie, al, out / "movies" / movie / "events" / f"{al}.parquet")
+    electrodes = out / subject / "electrodes.parquet"
+    write_electrodes(cfg, subject, electrodes)
+    write_responses(cfg, subject, list(alignments), electrodes, out / "movies",
+                    [out / subject / f"{al}.h5" for al in alignments])
+    encodings = []
+    for al in alignments:
+        responses = out / subject / f"{al}.h5"
+        events = out / "movies" / movie / "events" / f"{al}.parquet"
+        for model in CONTROLS:
+            for init in ("trained", "random"):
+                feat = root / "features" / model / init
+                extract_features(model, init, events, ds / "movies", feat / movie / f"{al}.h5",
+                                 dataset_root=ds, seed=seed, verbose=False)
+                encodings.append(root / "encoding" / model / init / f"{al}.h5")
+                fit_encoding(cfg, subject, model, init, al, responses, feat, out / "movies",
+                             encodings[-1])
+        for kind in cfg["sites"]["linear_baselines"]:
+            encodings.append(root / "encoding" / kind / "trained" / f"{al}.h5")
+            fit_baseline(cfg, subject, kind, al, _UNIMODAL,
+                         [root / "encoding" / m / "trained" / f"{al}.h5" for m in _UNIMODAL],
+                         [root / "features" / m / "trained" for m in _UNIMODAL], responses,
+                         out / "movies", encodings[-1])
+    stats_dir = root / "stats"
+    run_stats(cfg, subject, encodings, electrodes, stats_dir / "comparisons.parquet",
+              stats_dir / "sites.parquet")
+    return {"config": cfg, "truth": truth[subject], "encodings": encodings,
+            "electrodes": electrodes, "comparisons": stats_dir / "comparisons.parquet",
+            "sites": stats_dir / "sites.parquet"}
+
+
+def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:
+    """Recall and false-discovery proportion of the site classes against the ground truth.
+
+    A null contact next to a planted one carries its high gamma through the Laplacian
+    (``adjacent_to_planted``): calling it is not counted as a false discovery.
+
+    Parameters
+    ----------
+    sites : DataFrame
+        ``stats/sites.parquet``.
+    truth : dict
+        One subject's ground truth (``electrodes``, ``adjacent_to_planted``).
+
+    Returns
+    -------
+    scores : dict
+        ``multimodal_recall`` (both alignments), ``multimodal_recall_{alignment}``,
+        ``multimodal_fdp``, ``n_multimodal_called``, ``vision_recall``, ``language_recall``.
+    """
+    table = sites.set_index("electrode")
+    kind = table.index.map(lambda e: truth["electrodes"].get(e, "null"))
+    adjacent = table.index.isin(list(truth.get("adjacent_to_planted", {})))
+    planted = kind == "multimodal"
+    called = (table["class"] == "multimodal").to_numpy()
+    false = called & ~planted & ~adjacent
+    scores = {"multimodal_recall": float(called[planted].mean()) if planted.any() else float("nan"),
+              "multimodal_fdp": float(false.sum() / max(called.sum(), 1)),
+              "n_multimodal_called": int(called.sum())}
+    for col in table.columns:
+        if col.endswith("_class") and col != "class":
+            al = col[: -len("_class")]
+            hit = (table[col] == "multimodal").to_numpy()
+            scores[f"multimodal_recall_{al}"] = (float(hit[planted].mean()) if planted.any()
+                                                 else float("nan"))
+    for k in ("vision", "language"):
+        mask = kind == k
+        scores[f"{k}_recall"] = (float((table["class"].to_numpy()[mask] == k).mean())
+                                 if mask.any() else float("nan"))
+    return scores
