@@ -174,7 +174,7 @@ def _trained_vs_random(groups: dict, comparisons: pd.DataFrame, config: dict) ->
 def _multimodal_vs_unimodal(sites: pd.DataFrame, alignments: list[str]) -> list[dict]:
     panels = []
     for a in alignments:
-        cols = [f"{a}_mean_r", f"{a}_best_unimodal_r", f"{a}_class"]
+        cols = [f"{a}_mean_r", f"{a}_best_unimodal_r", f"{a}_class", f"{a}_model"]
         if not all(c in sites.columns for c in cols):
             continue
         if not sites[f"{a}_model"].astype(str).str.len().gt(0).any():
