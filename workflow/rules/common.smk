@@ -65,20 +65,22 @@ MODEL_INITS = [(m, i) for m, entry in MODELS.items() for i in entry["init"]]
 
 
 def _trained_of(modality):
+    # The same models the stats stage takes as this modality's competitors (sites.py:
+    # model_roles), validation controls included, so the baselines integrate exactly them.
     return [
         m
         for m, entry in MODELS.items()
-        if "trained" in entry["init"]
-        and get_model(m).modality == modality
-        and not get_model(m).is_control
+        if "trained" in entry["init"] and get_model(m).modality == modality
     ]
 
 
 # Linear-integration baselines combine the best layers of the configured unimodal models.
-BASELINE_MODELS = (NA_CONFIG["sites"]["vision_models"] or _trained_of("vision")) + (
-    NA_CONFIG["sites"]["language_models"] or _trained_of("language")
+BASELINE_VISION = NA_CONFIG["sites"]["vision_models"] or _trained_of("vision")
+BASELINE_LANGUAGE = NA_CONFIG["sites"]["language_models"] or _trained_of("language")
+BASELINE_MODELS = BASELINE_VISION + BASELINE_LANGUAGE
+BASELINES = (
+    NA_CONFIG["sites"]["linear_baselines"] if BASELINE_VISION and BASELINE_LANGUAGE else []
 )
-BASELINES = NA_CONFIG["sites"]["linear_baselines"] if len(BASELINE_MODELS) >= 2 else []
 if NA_CONFIG["sites"]["linear_baselines"] and not BASELINES:
     logger.warning(
         "neuroalign: linear baselines need at least one vision and one language model; "
