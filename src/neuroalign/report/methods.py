@@ -138,12 +138,19 @@ def methods_paragraphs(config: dict[str, Any], models: dict[str, dict[str, Any]]
     alphas = ", ".join(f"{a:g}" for a in enc["alphas"])
     encoding = (f"Ridge encoding models mapped every layer to every electrode × time bin, in "
                 f"{enc['folds']} contiguous folds that never split a block, with penalties "
-                f"{{{alphas}}}. The layer and penalty of each target were cross-fitted: each "
+                f"{{{alphas}}}. "
+                + ("Each fold was predicted by a model trained on the "
+                   f"{(enc['folds'] - 1) // 2} folds after it (cyclically), so that no two folds "
+                   "trained each other and the permutation and swap tests hold their level. "
+                   if enc.get("training", "cyclic") == "cyclic" else
+                   "Each fold was predicted by a model trained on all other folds. ")
+                + "The layer and penalty of each target were cross-fitted: each "
                 "held-out fold was split into two halves, each predicted with the "
                 "hyperparameters that were best on the other half, so every prediction is out "
                 "of sample. r is the Pearson correlation of the pooled predictions with the "
                 f"responses; its {st['n_bootstrap']}-resample block-bootstrap interval and a "
-                f"{st['n_permutations']}-shift circular block permutation p (r > 0) come from "
+                f"{st['n_permutations']}-shift circular permutation p (r > 0; shifts of at least "
+                "one block) come from "
                 "per-block sums. The lag-1 correlation of residual block means is recorded per "
                 "target; above 0.1 the blocks are too short for block resampling to be exact.")
     roles = ", ".join(f"{k.removesuffix('_models')}: {_join(v) or 'by modality'}"
