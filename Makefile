@@ -30,13 +30,15 @@ demo: $(STAMP) $(DEMO_DATA)/ground_truth.json
 	$(BIN)/neuroalign check-data --config config.yaml
 	$(BIN)/snakemake --cores $(CORES)
 	@echo
-	@echo "Done. Outputs are under results/:"
-	@echo "  results/movies/<movie>/events/<alignment>.parquet   events (one per word / scene cut)"
-	@echo "  results/subjects/<subject>/electrodes.parquet      electrodes kept and why others were dropped"
-	@echo "  results/subjects/<subject>/responses/<alignment>.h5 high-gamma responses (events x electrodes x bins)"
-	@echo "  results/features/<model>/<init>/<movie>/<alignment>.h5 network features per named layer"
-	@echo "  results/subjects/<subject>/encoding/<model>/<init>/<alignment>.h5  out-of-sample r, CIs, p per electrode x bin"
-	@echo "See README.md ('What make demo produces') for how to read them."
+	@echo "Done. Integration sites (class 'multimodal' in results/sites.tsv):"
+	@awk -F'\t' 'NR == 1 {for (i = 1; i <= NF; i++) col[$$i] = i; next} \
+	    $$col["class"] == "multimodal" {n++; printf "  %-8s %-10s %s\n", $$col["subject"], $$col["electrode"], $$col["region"]} \
+	    END {if (!n) print "  (none)"}' results/sites.tsv
+	@echo
+	@echo "Open the summary:          results/summary.html"
+	@echo "Per-subject reports:       results/subjects/<subject>/report.html"
+	@echo "Every responsive electrode: results/sites.tsv (planted truth: $(DEMO_DATA)/ground_truth.json)"
+	@echo "See README.md ('What make demo produces', 'Outputs: the reports') for how to read them."
 
 # Debian programs some tests drive (listed in tests/system/apt-packages.txt).
 system-deps:
