@@ -72,3 +72,63 @@ def test_run_builds_all_outputs_and_rerun_does_nothing(tiny_workflow):
     again = snakemake(work, cfg, "-n")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.fixture(scope="module")
+def planted_workflow(tmp_path_factory):
+    """The whole DAG on a 1,200 s one-subject simulation, defaults except the models."""
+    from neuroalign.simulate import simulate_dataset
+
+    work = tmp_path_factory.mktemp("wf_planted")
+    ds = simulate_dataset(work / "ds", preset="tiny", seed=1, latents="random",
+                          duration_s=1200.0, n_subjects=1)
+    cfg = tiny_workflow_config(ds, work, models=TINY_MODELS[:3], events={"block_s": 30},
+                               stats={"n_bootstrap": 200, "n_permutations": 1000})
+    res = snakemake(work, cfg)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return work, ds
+
+
+@pytest.mark.slow
+def test_end_to_end_sites_match_ground_truth(planted_workflow):
+    import json
+
+    from neuroalign.simulate.validation import score_sites
+
+    work, ds = planted_workflow
+    truth = json.loads((ds / "ground_truth.json").read_text())["sub_1"]
+    sites = pd.read_parquet(work / "results" / "subjects" / "sub_1" / "stats" / "sites.parquet")
+    scores = score_sites(sites, truth)
+    print("end-to-end scores:", scores)
+    assert scores["multimodal_recall"] >= 0.9
+    assert scores["multimodal_fdp"] <= 0.05
+    table = sites.set_index("electrode")
+    adjacent = set(truth["adjacent_to_planted"])
+    for name, kind in truth["electrodes"].items():
+        if name in table.index and kind in ("null", "vision", "language") \
+                and name not in adjacent:
+            assert not table.loc[name, "class"].startswith("multimodal"), (name, kind)
+    # The report stage's cross-subject table and summary name the same sites.
+    listed = pd.read_csv(work / "results" / "sites.tsv", sep="\t")
+    sites_called = set(table.index[table["class"] == "multimodal"])
+    assert set(listed.loc[listed["class"] == "multimodal", "electrode"]) == sites_called
+    summary = (work / "results" / "summary.html").read_text()
+    assert all(name in summary for name in sites_called)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "issue #5, open: an electrode's responsive bins are chosen with the trained models' r and "
+    "then trained-vs-random is tested on those same bins, so a null electrode that becomes "
+    "responsive by chance is biased towards beating its twin (seen: 3 of 12 vision/language "
+    "calls on non-adjacent nulls). Multimodal sites are unaffected in these runs."))
+def test_end_to_end_nulls_get_no_unimodal_class(planted_workflow):
+    import json
+
+    work, ds = planted_workflow
+    truth = json.loads((ds / "ground_truth.json").read_text())["sub_1"]
+    table = pd.read_parquet(work / "results" / "subjects" / "sub_1" / "stats" /
+                            "sites.parquet").set_index("electrode")
+    nulls = [n for n, k in truth["electrodes"].items()
+             if k == "null" and n not in truth["adjacent_to_planted"] and n in table.index]
+    assert table.loc[nulls, "class"].isin(["none", "responsive"]).all()
