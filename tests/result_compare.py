@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 # Text files that name the run's own folders, so two runs in different work dirs cannot be
 # byte-identical: they are compared with each run's work dir replaced by a placeholder.
 #   .neuroalign/config.json  the resolved config; its `results` key is the absolute results dir.
-# Anything else that differs, or any other file type, fails the comparison.
+#   *.html                   the reports' provenance line names the hash of the whole resolved
+#                            config, `results` path included, so it differs with the work dir;
+#                            it is masked (the table of input sha256s is still compared).
+# Anything else that differs, or any other file type (parquet, h5, tsv, png), fails.
 PATH_BEARING = {".json", ".html", ".yaml", ".txt"}
+_CONFIG_HASH = re.compile(rb"config hash [0-9a-f]+")
+
+
+def _normalise(data: bytes, work: Path, suffix: str) -> bytes:
+    for root in (str(work.resolve()), str(work)):
+        data = data.replace(root.encode(), b"<WORK>")
+    if suffix == ".html":
+        data = _CONFIG_HASH.sub(b"config hash <HASH>", data)
+    return data
 
 
 def result_files(results: Path) -> dict[str, Path]:
@@ -38,11 +51,8 @@ def compare_results(ref_work: Path, new_work: Path) -> tuple[list[str], list[str
         if a == b:
             continue
         if ref[key].suffix in PATH_BEARING:
-            na = a.replace(str(ref_work.resolve()).encode(), b"<WORK>")
-            na = na.replace(str(ref_work).encode(), b"<WORK>")
-            nb = b.replace(str(new_work.resolve()).encode(), b"<WORK>")
-            nb = nb.replace(str(new_work).encode(), b"<WORK>")
-            if na == nb:
+            suffix = ref[key].suffix
+            if _normalise(a, ref_work, suffix) == _normalise(b, new_work, suffix):
                 normalised.append(key)
                 continue
         problems.append(f"differs: {key} ({len(a)} B sha {_digest(a)} vs "
