@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -262,8 +263,21 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
     return _write(out, result, y, blocks, trials, responses, names, config["stats"], attrs, rng)
 
 
-def read_encoding(path: str | os.PathLike) -> dict[str, Any]:
-    """Read an encoding output, checking that every documented dataset is present."""
+def read_encoding(path: str | os.PathLike,
+                  datasets: Sequence[str] | None = None) -> dict[str, Any]:
+    """Read an encoding output, checking that every documented dataset is present.
+
+    Parameters
+    ----------
+    path : path-like
+    datasets : sequence of str or None
+        Read only these datasets (e.g. leave out the large ``blockstats``); None reads all.
+
+    Returns
+    -------
+    enc : dict
+        The datasets, ``attrs``, ``electrodes`` (list of str) and ``movie`` decoded when read.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: file not found")
@@ -271,10 +285,12 @@ def read_encoding(path: str | os.PathLike) -> dict[str, Any]:
         missing = [k for k in ENCODING_DATASETS if k not in f]
         if missing:
             raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
-        out = {k: f[k][()] for k in ENCODING_DATASETS}
+        out = {k: f[k][()] for k in (ENCODING_DATASETS if datasets is None else datasets)}
         out["attrs"] = dict(f.attrs)
-    out["electrodes"] = [e.decode() for e in out["electrodes"]]
-    out["movie"] = np.array([m.decode() for m in out["movie"]])
+    if "electrodes" in out:
+        out["electrodes"] = [e.decode() for e in out["electrodes"]]
+    if "movie" in out:
+        out["movie"] = np.array([m.decode() for m in out["movie"]])
     return out
 
 

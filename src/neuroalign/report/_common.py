@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..encoding.build import ENCODING_DATASETS
 from ..io import atomic_path, sha256_file
 from .figures import figure_png
 
@@ -74,18 +72,11 @@ def read_encoding_summary(path: str | os.PathLike) -> dict[str, Any]:
         ``residual_autocorr`` (n_electrodes, n_bins), ``layer_r`` (n_layers, n_electrodes,
         n_bins), ``event_id``, ``movie`` (n_events,), ``attrs``, ``path``.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: file not found")
-    with h5py.File(path, "r") as f:
-        missing = [k for k in ENCODING_DATASETS if k not in f]
-        if missing:
-            raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
-        out: dict[str, Any] = {k: f[k][()] for k in _READ}
-        out["attrs"] = {k: (v.decode() if isinstance(v, bytes) else v)
-                        for k, v in f.attrs.items()}
-    out["electrodes"] = [e.decode() for e in out["electrodes"]]
-    out["movie"] = np.array([m.decode() for m in out["movie"]])
+    from ..encoding.build import read_encoding  # lazy: it imports torch, reports need not
+
+    out = read_encoding(path, datasets=_READ)
+    out["attrs"] = {k: (v.decode() if isinstance(v, bytes) else v)
+                    for k, v in out["attrs"].items()}
     layers = out["attrs"].get("layers", [])
     out["layers"] = [x.decode() if isinstance(x, bytes) else str(x) for x in layers]
     out["path"] = str(path)
