@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 # Text files that name the run's own folders, so two runs in different work dirs cannot be
 # byte-identical: they are compared with each run's work dir replaced by a placeholder.
 #   .neuroalign/config.json  the resolved config; its `results` key is the absolute results dir.
-#   *.html                   the reports' provenance line names the hash of the whole resolved
-#                            config, `results` path included, so it differs with the work dir;
-#                            it is masked (the table of input sha256s is still compared).
-# Anything else that differs, or any other file type (parquet, h5, tsv, png), fails.
-PATH_BEARING = {".json", ".html", ".yaml", ".txt"}
-_CONFIG_HASH = re.compile(rb"config hash [0-9a-f]+")
+# Provenance inside outputs (stats parquet metadata, the reports' input table and config hash)
+# is recorded relative to the results folder, so it needs no such treatment.
+# Anything else that differs, or any other file type (parquet, h5, tsv, png, html), fails.
+PATH_BEARING = {".json", ".yaml", ".txt"}
 
 
 def _normalise(data: bytes, work: Path, suffix: str) -> bytes:
     for root in (str(work.resolve()), str(work)):
         data = data.replace(root.encode(), b"<WORK>")
-    if suffix == ".html":
-        data = _CONFIG_HASH.sub(b"config hash <HASH>", data)
     return data
 
 

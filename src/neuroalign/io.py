@@ -21,7 +21,7 @@ from typing import Any
 import h5py
 import pandas as pd
 
-__all__ = ["atomic_path", "write_parquet", "write_json", "open_h5_atomic", "sha256_file",
+__all__ = ["relative_to_results", "atomic_path", "write_parquet", "write_json", "open_h5_atomic", "sha256_file",
            "read_parquet_checked"]
 
 
@@ -139,3 +139,16 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         while chunk := fh.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def relative_to_results(path: str | os.PathLike, results: str | os.PathLike) -> str:
+    """``path`` relative to the results folder when below it, else its last three parts.
+
+    Provenance recorded this way does not depend on where the results folder lives, so the
+    outputs of the same run in two places are byte-identical.
+    """
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(Path(results).resolve()).as_posix()
+    except ValueError:
+        return Path(*path.parts[-3:]).as_posix()

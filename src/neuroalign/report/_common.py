@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..io import atomic_path, sha256_file
+from ..io import atomic_path, relative_to_results, sha256_file
 from .figures import figure_png
 
 __all__ = ["EmbeddedFigure", "read_encoding_summary", "render_template", "write_html",
@@ -145,16 +145,15 @@ def provenance(config: dict[str, Any], inputs: list[str | os.PathLike],
     """
     from ..config import config_hash
 
-    results = Path(config.get("results", "results")).resolve()
+    results = config.get("results", "results")
     rows = []
     for p in sorted(map(str, inputs)):
         path = Path(p)
-        try:
-            shown = str(path.resolve().relative_to(results))
-        except ValueError:
-            shown = path.name
-        rows.append((shown, sha256_file(path)[:16] if path.exists() else "missing"))
+        rows.append((relative_to_results(path, results),
+                     sha256_file(path)[:16] if path.exists() else "missing"))
     rows.sort()
+    # Where the results are written is not part of what was computed.
+    sections = sections or [k for k in config if k != "results"]
     return {"neuroalign_version": __version__, "config_hash": config_hash(config, sections),
             "seed": config.get("seed"), "inputs": rows}
 

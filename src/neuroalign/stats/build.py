@@ -9,7 +9,6 @@ and writes ``stats/comparisons.parquet`` and ``stats/sites.parquet`` (DESIGN.md 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ import pandas as pd
 from .. import __version__
 from ..config import config_hash
 from ..encoding.build import read_encoding
-from ..io import read_parquet_checked, write_parquet
+from ..io import read_parquet_checked, relative_to_results, write_parquet
 from ..utils import logger
 from .comparisons import check_blocks, responsive_bins
 from .sites import classify_alignment, combine_alignments, compare_alignment, model_roles
@@ -163,7 +162,7 @@ def run_stats(config: dict[str, Any], subject: str, encodings: list[str | os.Pat
     sites = sites[SITES_BASE_COLUMNS + [c for c in sites.columns if c not in SITES_BASE_COLUMNS]]
     meta = {"subject": subject, "neuroalign_version": __version__, "seed": config["seed"],
             "config_hash": config_hash(config, ["stats", "sites", "seed"]),
-            "encodings": sorted(str(Path(p)) for p in encodings)}
+            "encodings": sorted(relative_to_results(p, config["results"]) for p in encodings)}
     write_parquet(comparisons, out_comparisons, metadata=meta)
     write_parquet(sites, out_sites, metadata=meta)
     counts = sites["class"].value_counts().to_dict()
