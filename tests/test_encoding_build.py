@@ -149,3 +149,18 @@ def test_planted_r_close_to_noise_ceiling(fitted):
     # two latents is learnt from the k*k interaction features of the ~40 % of a 150 s movie
     # that trains each fold; with encoding.training: all it was 0.72-0.97, median 0.89).
     assert np.median(ratios) > 0.8 and np.min(ratios) > 0.6, np.round(ratios, 2)
+
+
+def test_banded_baseline_has_one_band_per_modality(fitted, tmp_path):
+    """Two vision models and one language model make two bands (a 7-ratio grid), not three."""
+    cfg, out, _, work, _, paths = fitted
+    models = ["sim-vision", "sim-vision-again", "sim-language"]
+    feats = [work / "features" / m / "trained" for m in ("sim-vision", "sim-vision",
+                                                            "sim-language")]
+    encs = [paths["sim-vision"], paths["sim-vision"], paths["sim-language"]]
+    dest = tmp_path / "banded.h5"
+    fit_baseline(cfg, SUBJECT, "banded", ALIGNMENT, models, encs, feats,
+                 out / SUBJECT / f"{ALIGNMENT}.h5", out / "movies", dest)
+    enc = read_encoding(dest)
+    assert enc["layer_r"].shape[0] == 7  # ratios of the language band to the vision band
+    assert len(enc["attrs"]["components"]) == 3

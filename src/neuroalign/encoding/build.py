@@ -212,7 +212,11 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
     """Linear-integration baseline from the best layer of each unimodal model.
 
     ``concat``: ridge on the column-concatenation of the standardised feature spaces.
-    ``banded``: banded ridge, one penalty per feature space (cross-fitted over a ratio grid).
+    ``banded``: banded ridge, one penalty per modality (cross-fitted over a ratio grid): the
+    models of one modality (features attr ``modality``; a model without one is its own band)
+    share a band. A band per model would grow the grid as ``7 ** (n_models - 1)``
+    decompositions per fold (343 for four models), and what the baseline must capture is a
+    separate weighting of vision and language.
 
     Parameters
     ----------
@@ -232,13 +236,14 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
                          f"{len(features_dirs)} feature folders")
     responses = read_responses(responses_path)
     blocks, trials = _design(responses, Path(events_dir), alignment)
-    spaces, chosen = [], []
+    spaces, chosen, bands = [], [], []
     for model, enc_path, feat_dir in zip(models, encodings, features_dirs, strict=True):
         layer = best_layer(enc_path)
-        X, _, _ = _features(Path(feat_dir), responses["movie"], responses["event_id"],
-                            alignment, [layer])
+        X, _, feat_attrs = _features(Path(feat_dir), responses["movie"], responses["event_id"],
+                                     alignment, [layer])
         spaces.append(X[0])
         chosen.append(f"{model}:{layer}")
+        bands.append(str(feat_attrs.get("modality", "")) or model)
     n_events = responses["responses"].shape[0]
     y = responses["responses"].reshape(n_events, -1)
     enc = config["encoding"]
@@ -249,7 +254,12 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
                                           device=device, training=enc["training"])
         names = ["+".join(chosen)]
     else:
-        result = cross_fitted_banded_predictions(spaces, y, blocks, alphas=enc["alphas"],
+        by_band: dict[str, list[np.ndarray]] = {}
+        for band, X in zip(bands, spaces, strict=True):
+            by_band.setdefault(band, []).append(X)
+        band_spaces = [group[0] if len(group) == 1 else concat_feature_spaces(group)
+                       for group in by_band.values()]
+        result = cross_fitted_banded_predictions(band_spaces, y, blocks, alphas=enc["alphas"],
                                                  n_folds=enc["folds"], device=device,
                                                  training=enc["training"])
         names = [f"ratios{i}" for i in range(result.layer_r.shape[0])]
