@@ -5,7 +5,6 @@ uninterrupted run, and editing one model reruns only that model's jobs and what 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from result_compare import assert_same_results
-from workflow_utils import REPO, snakemake, tiny_workflow_config
+from workflow_utils import REPO, dry_run_jobs, snakemake, tiny_workflow_config
 
 from neuroalign.io import atomic_path
 
@@ -39,24 +38,6 @@ def test_atomic_path_removes_temporaries_of_dead_writers(tmp_path):
     assert out.read_bytes() == b"done"
     assert not stale.exists()
     assert live.exists() and other_host.exists() and other_file.exists()
-
-
-def _jobs(text: str) -> list[dict]:
-    """(rule, wildcards, reason) of every job a dry run prints."""
-    jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", text):
-        m = re.search(r"^(?:local)?rule (\w+):", block, re.M)
-        if not m:
-            continue
-        job = {"rule": m.group(1), "wildcards": {}, "reason": ""}
-        w = re.search(r"^\s+wildcards: (.*)$", block, re.M)
-        if w:
-            job["wildcards"] = dict(kv.split("=", 1) for kv in w.group(1).split(", "))
-        r = re.search(r"^\s+reason: (.*)$", block, re.M)
-        if r:
-            job["reason"] = r.group(1)
-        jobs.append(job)
-    return jobs
 
 
 def _kill_during_encoding(work: Path, config: Path, timeout: float = 1200) -> str:
@@ -157,7 +138,7 @@ def test_editing_one_model_reruns_only_its_jobs(resumed, tmp_path):
     edited.write_text(yaml.safe_dump(config))
     res = snakemake(work, edited, "-n")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    jobs = _jobs(res.stdout + res.stderr)
+    jobs = dry_run_jobs(res.stdout + res.stderr)
     assert jobs, res.stdout[-3000:]
     rerun = {(j["rule"], j["wildcards"].get("model")) for j in jobs}
     # Its features (trained and random) and encodings rerun, for a changed parameter ...

@@ -5,7 +5,6 @@ results as the local run."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from result_compare import assert_same_results
-from workflow_utils import snakemake, tiny_workflow_config
+from workflow_utils import dry_run_jobs, snakemake, tiny_workflow_config
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
@@ -27,21 +26,6 @@ NO_CONDA = ("--sdm", "env-modules")
 
 
 # ---- dry runs: what the profiles ask of SLURM / the scheduler -----------------------------
-
-def _dry_run_jobs(text: str) -> list[dict]:
-    """(rule, wildcards, resources) of every job a dry run (-n) prints."""
-    jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", text):
-        m = re.search(r"^(?:local)?rule (\w+):", block, re.M)
-        if not m:
-            continue
-        job = {"rule": m.group(1), "wildcards": {}, "resources": {}}
-        for key in ("wildcards", "resources"):
-            line = re.search(rf"^\s+{key}: (.*)$", block, re.M)
-            if line:
-                job[key] = dict(kv.split("=", 1) for kv in line.group(1).split(", ") if "=" in kv)
-        jobs.append(job)
-    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +42,7 @@ def test_slurm_profile_sends_gpu_rules_to_the_gpu_partition(dry_config):
     work, cfg = dry_config
     res = snakemake(work, cfg, "--profile", str(SLURM_PROFILE), *NO_CONDA, "-n")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    jobs = _dry_run_jobs(res.stdout + res.stderr)
+    jobs = dry_run_jobs(res.stdout + res.stderr)
     by_rule = {}
     for job in jobs:
         by_rule.setdefault(job["rule"], []).append(job)
@@ -116,7 +100,7 @@ def test_gpu_profile_limits_concurrent_gpu_jobs(dry_config):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     profile = yaml.safe_load((GPU_PROFILE / "config.yaml").read_text())
     assert profile["resources"]["gpu"] >= 1
-    jobs = _dry_run_jobs(res.stdout + res.stderr)
+    jobs = dry_run_jobs(res.stdout + res.stderr)
     assert any(j["rule"] == "features" and j["resources"].get("gpu") == "1" for j in jobs)
     assert all(j["resources"].get("gpu") == "1" for j in jobs if j["rule"] == "encoding")
 

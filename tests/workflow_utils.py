@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,22 @@ def snakemake(workdir: Path, config: Path, *args: str, cores: int = 2,
            *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir,
                           timeout=timeout)
+
+
+def dry_run_jobs(text: str) -> list[dict]:
+    """``rule``, ``wildcards``, ``resources`` and ``reason`` of every job a dry run prints."""
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", text):
+        m = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if not m:
+            continue
+        job = {"rule": m.group(1), "wildcards": {}, "resources": {}, "reason": ""}
+        for key in ("wildcards", "resources"):
+            line = re.search(rf"^\s+{key}: (.*)$", block, re.M)
+            if line:
+                job[key] = dict(kv.split("=", 1) for kv in line.group(1).split(", ") if "=" in kv)
+        reason = re.search(r"^\s+reason: (.*)$", block, re.M)
+        if reason:
+            job["reason"] = reason.group(1)
+        jobs.append(job)
+    return jobs
