@@ -256,3 +256,11 @@ def test_content_latents(tmp_path):
     assert np.all(np.abs(np.diff(v, axis=0)).max(axis=1) > 1e-3)  # scenes differ
     # Words in a sentence differ (sentence context); repeated short sentences may not.
     assert np.unique(np.round(lang, 4), axis=0).shape[0] > 0.7 * len(words)
+
+
+def test_additive_frac_must_be_a_fraction(tmp_path):
+    from neuroalign.simulate import simulate_dataset
+
+    with pytest.raises(ValueError, match="additive_frac"):
+        simulate_dataset(tmp_path / "ds", preset="tiny", additive_frac=1.5)
+    assert not (tmp_path / "ds").exists()  # refused before anything is written

@@ -133,6 +133,9 @@ def simulate_dataset(out: str | os.PathLike, preset: str = "demo", seed: int = 0
         ``out``.
     """
     _check_option("preset", preset, list(PRESETS))
+    if not 0.0 <= additive_frac < 1.0:
+        raise ValueError(f"Invalid value for the 'additive_frac' parameter: {additive_frac!r}; "
+                         "it is a fraction of the electrodes, 0 <= additive_frac < 1.")
     _check_option("latents", latents, ["content", "random"])
     _check_option("source", source, ["neuroprobe", "synthetic"])
     if verbose is not None:
