@@ -6,7 +6,7 @@ preset     subjects  fs (Hz)        brain electrodes / subject  movies (duration
 ``tiny``   2         2048, 2048     >= 16 (whole shafts)        sub_1: a; sub_2: a, b
                                                                 (a 150 s, b 60 s)
 ``demo``   2         2048, 1024     >= 48 (whole shafts)        both: a (600 s, >= 1,500 words,
-                                                                >= 150 scene cuts)
+                                                                >= 300 scene cuts)
 ``paper``  10        2048 (sub_2:   all contacts of the         one ~1 h movie per subject
                      1024)          neuroprobe layout
 =========  ========  =============  ==========================  ==============================
@@ -86,6 +86,10 @@ PRESETS: dict[str, Preset] = {
         trials=(("sim-movie-a",), ("sim-movie-a",)),
         movies={"sim-movie-a": 600.0}, min_words={"sim-movie-a": 1500},
         class_frac=(0.15, 0.15, 0.15), snr=0.8, frame_size=224,
+        # Shots of 1-2.5 s (fast cutting, as in many films) give ~340 scene cuts in 10 min:
+        # the vision alignment needs ~300 events to fit the interaction of a multimodal
+        # electrode (README, "Power"); 2-5.5 s shots gave ~160 and missed most of them.
+        scene_s=(1.0, 2.5),
     ),
     "paper": Preset(
         name="paper", fs=tuple(1024.0 if s == 2 else 2048.0 for s in range(1, 11)),
