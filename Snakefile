@@ -24,7 +24,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 wildcard_constraints:
-    subject=r"sub_\d+",
+    subject=r"sub[_-][A-Za-z0-9]+",  # sub_3 (Brain TreeBank), sub-03 (BIDS)
     alignment="language|vision",
     movie=r"[^/]+",
 

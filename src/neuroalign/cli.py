@@ -43,6 +43,26 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_to_bids(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("to-bids", help="convert a Brain TreeBank-layout dataset to BIDS-iEEG")
+    p.add_argument("--src", required=True, help="root of the Brain TreeBank-layout dataset")
+    p.add_argument("--out", required=True, help="BIDS root to create")
+    p.add_argument("--movies", default=None,
+                   help="folder of the movie files, copied to stimuli/ (default: not copied)")
+    p.add_argument("--subjects", nargs="+", default=None, help="default: all")
+    p.add_argument("--line-freq", type=float, default=60.0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_run_to_bids)
+
+
+def _run_to_bids(args: argparse.Namespace) -> int:
+    from .data.to_bids import braintreebank_to_bids
+
+    braintreebank_to_bids(args.src, args.out, movies_root=args.movies, subjects=args.subjects,
+                          line_freq=args.line_freq, overwrite=args.overwrite)
+    return 0
+
+
 def _config(args: argparse.Namespace) -> dict:
     from .config import load_config
 
@@ -131,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
+    _add_to_bids(sub)
     _add_check_data(sub)
     _add_data(sub)
     from .encoding.cli import add_parser as add_encoding

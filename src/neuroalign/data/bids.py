@@ -1,4 +1,4 @@
-"""BIDS-iEEG datasets: subjects, recordings and the electrodes table (DESIGN.md §4).
+"""BIDS-iEEG datasets: subjects, recordings, the electrodes table and movie runs (DESIGN.md §4).
 
 A thin layer over mne-bids. The electrodes table joins ``*_electrodes.tsv`` (coordinates) with the
 recordings' ``*_channels.tsv`` (type and status), in the columns of
@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 
 from ..utils import closest, logger
+from .braintreebank import TriggerMapping
 from .labels import is_non_neural, parse_label
 
-__all__ = ["ELECTRODE_COLUMNS", "BIDSDataset"]
+__all__ = ["ELECTRODE_COLUMNS", "BIDSDataset", "BIDSMovieDataset", "PlaybackMapping",
+           "TRANSCRIPT_SUFFIX"]
 
 ELECTRODE_COLUMNS = ["name", "shaft", "contact", "x", "y", "z", "space", "region", "hemisphere",
                      "clean", "reason"]
@@ -253,3 +255,239 @@ class BIDSDataset:
                     if reason not in reasons:
                         reasons.append(reason)
         return channels
+
+
+TRANSCRIPT_SUFFIX = "_transcript.tsv"
+
+
+class PlaybackMapping(TriggerMapping):
+    """Movie time -> sample from stretches of continuous playback.
+
+    ``movie_time`` and ``index`` hold each stretch's start and end (interleaved). A movie
+    time maps through the last stretch that starts at or before it (the first stretch for
+    earlier times), so a time at a pause maps after the pause, as in
+    :class:`~neuroalign.data.braintreebank.TriggerMapping`; times past the end map to -1.
+    """
+
+    def to_samples(self, times: np.ndarray) -> np.ndarray:
+        times = np.asarray(times, dtype=float)
+        starts, onsets = self.movie_time[0::2], self.index[0::2]
+        k = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(starts) - 1)
+        samples = np.rint(onsets[k] + (times - starts[k]) * self.fs).astype(np.int64)
+        samples[times > self.last_movie_time] = -1
+        return samples
+
+
+class BIDSMovieDataset(BIDSDataset):
+    """A BIDS-iEEG dataset of movie-watching runs, read the way the pipeline reads a dataset.
+
+    Offers the interface of :class:`neuroalign.data.braintreebank.BrainTreeBank` (subjects,
+    trials, movie, trigger_mapping, read_channels, transcript, electrode_table, ...), so the
+    data stage runs unchanged on either layout.
+
+    Layout (beyond BIDS-iEEG itself)
+    --------------------------------
+    - Subjects are named ``sub-<label>``; each iEEG run of ``task`` (all runs when None) is a
+      trial, numbered from 1 in file-name order.
+    - The run's ``*_events.tsv`` has one row per stretch of continuous movie playback with
+      ``trial_type == movie_trial_type``: ``onset`` (s, recording time), ``duration`` (s),
+      ``stim_file`` (the movie file, e.g. ``stimuli/<movie>.mp4``; the movie id is its stem) and
+      optionally ``movie_time`` (s into the movie at ``onset``; without it the rows play one
+      after another from 0). A pause is a gap in recording time between two rows.
+    - The transcript of a movie is ``stimuli/<movie>_transcript.tsv`` under the dataset root
+      (tab-separated ``start``, ``end``, ``text`` in s of movie time, and ``sentence_idx``
+      or ``is_onset`` to mark sentences, which give language events their context; without
+      either the whole transcript is one sentence).
+
+    Parameters
+    ----------
+    root : str | Path
+        The dataset root.
+    task : str | None
+        Task label of the movie runs.
+    movie_trial_type : str
+        ``trial_type`` of the movie-playback rows in ``*_events.tsv``.
+    """
+
+    def __init__(self, root: str | Path, task: str | None = None,
+                 movie_trial_type: str = "movie") -> None:
+        super().__init__(root)
+        self.task = task
+        self.movie_trial_type = movie_trial_type
+        self._headers: dict[Path, mne.io.BaseRaw] = {}
+
+    def __repr__(self) -> str:
+        return f"BIDSMovieDataset({str(self.root)!r}, task={self.task!r})"
+
+    # ------------------------------------------------------------------ index
+    def subjects(self) -> list[str]:
+        """Subject ids, ``sub-<label>``, sorted."""
+        return [f"sub-{s}" for s in super().subjects()]
+
+    def _subject(self, subject: str) -> str:
+        label = subject.removeprefix("sub-")
+        labels = super().subjects()
+        if label not in labels:
+            near = closest(f"sub-{label}", [f"sub-{s}" for s in labels])
+            hint = f" Did you mean {near!r}?" if near else ""
+            raise ValueError(f"{self.root}: no subject {subject!r}; found "
+                             f"{', '.join(f'sub-{s}' for s in labels) or 'none'}.{hint}")
+        return label
+
+    def _runs(self, subject: str) -> list[mne_bids.BIDSPath]:
+        runs = self.recordings(subject)
+        if self.task is not None:
+            runs = [r for r in runs if r.task == self.task]
+        if not runs:
+            raise ValueError(f"{self.root}: subject {subject!r} has no iEEG recording"
+                             + (f" of task {self.task!r} (config dataset.task)" if self.task
+                                else ""))
+        return runs
+
+    def trials(self, subject: str) -> list[int]:
+        """Trial numbers (1-based, in file-name order) of the subject's movie runs."""
+        return list(range(1, len(self._runs(subject)) + 1))
+
+    def _run(self, subject: str, trial: int) -> mne_bids.BIDSPath:
+        runs = self._runs(subject)
+        if not 1 <= int(trial) <= len(runs):
+            raise ValueError(f"{self.root}: subject {subject} has no trial {trial} "
+                             f"(found {self.trials(subject)})")
+        return runs[int(trial) - 1]
+
+    def recording_path(self, subject: str, trial: int) -> Path:
+        """The file holding the run's samples (the ``.eeg`` of a BrainVision ``.vhdr``)."""
+        path = self._run(subject, trial).fpath
+        data = path.with_suffix(".eeg")
+        return data if path.suffix == ".vhdr" and data.exists() else path
+
+    def _raw(self, subject: str, trial: int) -> mne.io.BaseRaw:
+        path = self._run(subject, trial)
+        if path.fpath not in self._headers:
+            try:
+                self._headers[path.fpath] = self.read_raw(path)
+            except (OSError, ValueError, RuntimeError) as err:
+                raise ValueError(f"{path.fpath}: unreadable recording ({err})") from err
+        return self._headers[path.fpath]
+
+    # -------------------------------------------------------------- recordings
+    def n_samples(self, subject: str, trial: int) -> int:
+        """Length of the run in samples."""
+        return int(self._raw(subject, trial).n_times)
+
+    def check_recording(self, subject: str, trial: int) -> None:
+        """Check the run opens and lists the channels of the subject's electrode table."""
+        raw = self._raw(subject, trial)
+        table = self.electrode_table(subject)
+        listed = table.loc[table["index"] >= 0, "name"].tolist()
+        missing = [n for n in listed if n not in raw.ch_names]
+        if missing:
+            raise ValueError(f"{self._run(subject, trial).fpath}: channel(s) {missing[:5]} of "
+                             "the subject's channels.tsv are not in this recording")
+
+    def read_channels(self, subject: str, trial: int, indices: list[int]) -> np.ndarray:
+        """Read channels (microvolts) by their index in the subject's electrode table.
+
+        Returns
+        -------
+        data : array of float64, shape (len(indices), n_samples)
+        """
+        raw = self._raw(subject, trial)
+        names = self._channel_names(subject)
+        picks = [raw.ch_names.index(names[i]) for i in indices]
+        if not picks:
+            return np.empty((0, 0))
+        # Microvolts, the unit of the Brain TreeBank release: thresholds stay comparable.
+        return raw.get_data(picks=picks, units="uV").astype(np.float64, copy=False)
+
+    def _channel_names(self, subject: str) -> list[str]:
+        return list(self._channels(self._subject(subject)))
+
+    # --------------------------------------------------------------- movie runs
+    def _movie_rows(self, subject: str, trial: int) -> tuple[pd.DataFrame, Path]:
+        path = self._run(subject, trial).copy().update(suffix="events", extension=".tsv").fpath
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: file not found (the run's events, with the "
+                                    f"{self.movie_trial_type!r} rows that time the movie)")
+        events = _read_tsv(path)
+        missing = [c for c in ("onset", "duration", "trial_type", "stim_file")
+                   if c not in events.columns]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}")
+        rows = events[events["trial_type"].astype(str) == self.movie_trial_type]
+        if rows.empty:
+            raise ValueError(f"{path}: no row with trial_type {self.movie_trial_type!r} "
+                             "(config dataset.movie_trial_type)")
+        if rows["stim_file"].isna().any():
+            raise ValueError(f"{path}: field 'stim_file' is empty on a "
+                             f"{self.movie_trial_type!r} row")
+        if rows[["onset", "duration"]].isna().any().any():
+            raise ValueError(f"{path}: fields 'onset' and 'duration' are needed on every "
+                             f"{self.movie_trial_type!r} row")
+        return rows.sort_values("onset", kind="stable").reset_index(drop=True), path
+
+    def movie(self, subject: str, trial: int) -> str:
+        """Movie id of a run: the stem of its movie rows' ``stim_file``."""
+        rows, path = self._movie_rows(subject, trial)
+        movies = sorted({Path(str(f)).stem for f in rows["stim_file"]})
+        if len(movies) != 1:
+            raise ValueError(f"{path}: one movie per run expected, found {movies}")
+        return movies[0]
+
+    def movies(self, subjects: list[str] | None = None) -> list[str]:
+        """Sorted movie ids watched by ``subjects`` (default: all)."""
+        subjects = self.subjects() if subjects is None else subjects
+        return sorted({self.movie(s, t) for s in subjects for t in self.trials(s)})
+
+    def trigger_mapping(self, subject: str, trial: int):
+        """Movie time -> sample from the run's movie rows (one anchor at each row's ends)."""
+        rows, path = self._movie_rows(subject, trial)
+        fs = float(self._raw(subject, trial).info["sfreq"])
+        onset = rows["onset"].to_numpy(float)
+        duration = rows["duration"].to_numpy(float)
+        if "movie_time" in rows.columns and rows["movie_time"].notna().all():
+            start = rows["movie_time"].to_numpy(float)
+        else:
+            start = np.r_[0.0, np.cumsum(duration)[:-1]]
+        if (duration <= 0).any() or (np.diff(onset) < duration[:-1] - 1.0 / fs).any():
+            raise ValueError(f"{path}: {self.movie_trial_type!r} rows must have positive "
+                             "durations and must not overlap")
+        if (np.diff(start) < 0).any():
+            raise ValueError(f"{path}: field 'movie_time' goes backwards")
+        movie_time = np.column_stack([start, start + duration]).ravel()
+        # A stretch starts on a sample: snapping the onset to it keeps the microsecond
+        # rounding of events.tsv from moving an event by one sample.
+        first = np.rint(onset * fs)
+        index = np.column_stack([first, first + duration * fs]).ravel()
+        gaps = onset[1:] - (onset[:-1] + duration[:-1]) - (start[1:] - start[:-1] - duration[:-1])
+        pauses = [(float(start[k + 1]), float(g)) for k, g in enumerate(gaps) if g > 0.5]
+        return PlaybackMapping(movie_time=movie_time, index=index, fs=fs, pauses=pauses)
+
+    def transcript_path(self, movie: str) -> Path:
+        """``stimuli/<movie>_transcript.tsv`` under the dataset root."""
+        return self.root / "stimuli" / f"{movie}{TRANSCRIPT_SUFFIX}"
+
+    def transcript(self, movie: str) -> pd.DataFrame:
+        """Words of a movie (``start``, ``end``, ``text``), checked and time-sorted."""
+        path = self.transcript_path(movie)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: file not found (transcript of movie {movie!r})")
+        df = _read_tsv(path)
+        missing = [c for c in ("start", "end", "text") if c not in df]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing} (expected start, end, text)")
+        df = df.dropna(subset=["start", "text"])
+        return df.sort_values("start", kind="stable").reset_index(drop=True)
+
+    # -------------------------------------------------------------- electrodes
+    def electrode_table(self, subject: str) -> pd.DataFrame:
+        """:meth:`electrodes` with ``index``, the channel's position in the recordings.
+
+        Electrodes that no recording lists get ``index`` -1 (and are not clean).
+        """
+        table = self.electrodes(subject).copy()
+        names = self._channel_names(subject)
+        position = {n: i for i, n in enumerate(names)}
+        table["index"] = [position.get(n, -1) for n in table["name"]]
+        table["contact"] = table["contact"].fillna(-1).astype(int)
+        return table

@@ -326,9 +326,13 @@ class BrainTreeBank:
         return TriggerMapping(movie_time=mt, index=idx, fs=fs, pauses=pauses)
 
     # -------------------------------------------------------------- transcripts
+    def transcript_path(self, movie: str) -> Path:
+        """``transcripts/{movie}/features.csv`` under the dataset root."""
+        return self.root / "transcripts" / movie / "features.csv"
+
     def transcript(self, movie: str) -> pd.DataFrame:
         """Words of a movie: ``transcripts/{movie}/features.csv``, checked and time-sorted."""
-        path = self.root / "transcripts" / movie / "features.csv"
+        path = self.transcript_path(movie)
         if not path.exists():
             raise FileNotFoundError(f"{path}: file not found (transcript of movie {movie!r})")
         df = pd.read_csv(path, index_col=0)

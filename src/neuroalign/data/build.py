@@ -18,6 +18,7 @@ from .. import __version__
 from ..config import config_hash
 from ..io import open_h5_atomic, read_parquet_checked, sha256_file, write_parquet
 from ..utils import logger
+from .bids import BIDSMovieDataset
 from .braintreebank import BrainTreeBank
 from .events import (
     EVENT_COLUMNS,
@@ -42,14 +43,13 @@ ELECTRODE_COLUMNS = ["name", "shaft", "contact", "x", "y", "z", "space", "region
                      "clean", "reason"]
 
 
-def open_dataset(config: dict[str, Any]) -> BrainTreeBank:
-    """Open the dataset named by ``config['dataset']``."""
-    fmt = config["dataset"]["format"]
-    if fmt != "braintreebank":
-        raise ValueError(
-            f"dataset.format {fmt!r}: the events/responses steps read the Brain TreeBank layout "
-            "only so far; BIDS-iEEG recordings can be read with neuroalign.data.bids.BIDSDataset")
-    return BrainTreeBank(config["dataset"]["root"])
+def open_dataset(config: dict[str, Any]) -> BrainTreeBank | BIDSMovieDataset:
+    """Open the dataset named by ``config['dataset']`` (Brain TreeBank or BIDS-iEEG layout)."""
+    ds = config["dataset"]
+    if ds["format"] == "bids":
+        return BIDSMovieDataset(ds["root"], task=ds.get("task"),
+                                movie_trial_type=ds.get("movie_trial_type", "movie"))
+    return BrainTreeBank(ds["root"])
 
 
 def selected_subjects(config: dict[str, Any], dataset: BrainTreeBank | None = None) -> list[str]:
@@ -113,7 +113,7 @@ def write_events(config: dict[str, Any], movie: str, alignment: str,
     events = make_events(alignment, transcript, cut_times=cuts, fps=fps,
                          context_words=ev["context_words"], block_s=ev["block_s"],
                          duration_s=duration)
-    transcript_path = dataset.root / "transcripts" / movie / "features.csv"
+    transcript_path = dataset.transcript_path(movie)
     meta = {"version": __version__, "movie": movie, "alignment": alignment,
             "config_hash": config_hash(config, ["events", "movies"]),
             "transcript_sha256": sha256_file(transcript_path), "scene_cuts": cuts_source,

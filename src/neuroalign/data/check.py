@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from .braintreebank import BrainTreeBank
 from .events import find_movie, make_events, movie_info, read_scene_cuts
 
 __all__ = ["check_data", "DataReport"]
@@ -54,24 +53,25 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
     -------
     report : DataReport
     """
-    from .build import selected_subjects, selected_trials
+    from .build import open_dataset, selected_subjects, selected_trials
 
     rep = DataReport()
     ds_cfg = config["dataset"]
-    if ds_cfg["format"] == "bids":
-        return _check_bids(config, rep)
+    fmt = ds_cfg["format"]
     try:
-        dataset = BrainTreeBank(ds_cfg["root"])
+        dataset = open_dataset(config)
         subjects = selected_subjects(config, dataset)
     except (FileNotFoundError, ValueError) as err:
         rep.problems.append(str(err))
         return rep
     if not subjects:
-        rep.problems.append(f"{dataset.root}: no sub_{{S}}_trial{{TTT}}.h5 recordings found")
+        expected = ("sub_{S}_trial{TTT}.h5 recordings" if fmt == "braintreebank"
+                    else "sub-<label> folders with iEEG recordings")
+        rep.problems.append(f"{dataset.root}: no {expected} found")
         return rep
     alignments = config["events"]["alignments"]
     movies_checked: dict[str, dict[str, np.ndarray]] = {}
-    rep.lines.append(f"dataset {dataset.root} (braintreebank): {len(subjects)} subject(s)")
+    rep.lines.append(f"dataset {dataset.root} ({fmt}): {len(subjects)} subject(s)")
     for subject in subjects:
         try:
             table = dataset.electrode_table(subject)
@@ -83,8 +83,10 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
         for reason, n in table.loc[~table["clean"], "reason"].value_counts().items():
             rep.lines.append(f"  dropped {n}: {reason}")
         if table["space"].eq("native").all():
-            rep.warnings.append(f"{subject}: no MNI coordinates (localization/elec_coords_full.csv)"
-                                "; reports will show a shaft diagram")
+            where = ("localization/elec_coords_full.csv" if fmt == "braintreebank"
+                     else "an MNI *_electrodes.tsv")
+            rep.warnings.append(f"{subject}: no MNI coordinates ({where}); reports will show "
+                                "a shaft diagram")
         for trial in selected_trials(config, dataset, subject):
             try:
                 dataset.check_recording(subject, trial)
@@ -96,7 +98,8 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
                 continue
             pauses = ", ".join(f"{d:.1f} s at movie {t:.1f} s" for t, d in mapping.pauses)
             rep.lines.append(
-                f"  trial {trial}: movie {movie!r}, fs {mapping.fs:.2f} Hz (from triggers), "
+                f"  trial {trial}: movie {movie!r}, fs {mapping.fs:.2f} Hz "
+                f"({'from triggers' if fmt == 'braintreebank' else 'from the header'}), "
                 f"{n_samples / mapping.fs:.1f} s recorded, movie pauses: {pauses or 'none'}")
             if signal:
                 from .preprocessing import channel_quality
@@ -120,7 +123,7 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
     return rep
 
 
-def _check_movie(config: dict[str, Any], dataset: BrainTreeBank, movie: str,
+def _check_movie(config: dict[str, Any], dataset, movie: str,
                  alignments: list[str], rep: DataReport) -> dict[str, np.ndarray]:
     """Check a movie's transcript, file and scene cuts; return event times per alignment."""
     counts: dict[str, np.ndarray] = {}
@@ -163,29 +166,3 @@ def _check_movie(config: dict[str, Any], dataset: BrainTreeBank, movie: str,
             rep.problems.append(f"movie {movie!r}: only {len(events)} {alignment} events, too few "
                                 f"for {config['encoding']['folds']} folds")
     return counts
-
-
-def _check_bids(config: dict[str, Any], rep: DataReport) -> DataReport:
-    from .bids import BIDSDataset
-
-    try:
-        ds = BIDSDataset(config["dataset"]["root"])
-        subjects = ds.subjects()
-    except (FileNotFoundError, ValueError) as err:
-        rep.problems.append(str(err))
-        return rep
-    rep.lines.append(f"dataset {config['dataset']['root']} (bids): {len(subjects)} subject(s)")
-    for subject in subjects:
-        try:
-            table = ds.electrodes(subject)
-            recordings = ds.recordings(subject)
-        except (FileNotFoundError, ValueError) as err:
-            rep.problems.append(str(err))
-            continue
-        rep.lines.append(f"{subject}: {int(table['clean'].sum())} of {len(table)} channels kept, "
-                         f"{len(recordings)} recording(s)")
-        for reason, n in table.loc[~table["clean"], "reason"].value_counts().items():
-            rep.lines.append(f"  dropped {n}: {reason}")
-    rep.warnings.append("format 'bids': check-data reads channels and electrodes; the events and "
-                        "responses steps support the braintreebank layout only so far")
-    return rep
