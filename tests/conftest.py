@@ -88,3 +88,28 @@ def tiny_workflow(tiny_dataset, tmp_path_factory) -> tuple[Path, Path]:
         pytest.fail("snakemake on the tiny dataset failed:\n"
                     + res.stdout[-3000:] + res.stderr[-3000:])
     return work, cfg
+
+
+@pytest.fixture(scope="session")
+def demo_workflow(tmp_path_factory) -> Path:
+    """What `make demo` runs, in a scratch folder: the demo simulation (seed 0), check-data,
+    then snakemake on the repository's own config.yaml. Returns the work folder (``data/sim``,
+    ``results``); tests must not modify it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from neuroalign.simulate import simulate_dataset
+    from workflow_utils import REPO, snakemake
+
+    work = tmp_path_factory.mktemp("demo")
+    simulate_dataset(work / "data" / "sim", preset="demo", seed=0)
+    shutil.copy(REPO / "config.yaml", work / "config.yaml")
+    check = subprocess.run([sys.executable, "-m", "neuroalign", "check-data", "--config",
+                            "config.yaml"], cwd=work, capture_output=True, text=True)
+    if check.returncode != 0:
+        pytest.fail("check-data on the demo dataset failed:\n" + check.stdout + check.stderr)
+    res = snakemake(work, work / "config.yaml")
+    if res.returncode != 0:
+        pytest.fail("snakemake on the demo failed:\n" + res.stdout[-3000:] + res.stderr[-3000:])
+    return work

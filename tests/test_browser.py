@@ -1,6 +1,7 @@
 """The reports in a real browser: headless Chromium from Debian, driven by selenium, offline.
 
-Opens the tiny workflow's ``summary.html`` and a ``report.html`` from file:// URLs with every
+Opens the demo's ``summary.html`` and a ``report.html`` (the `demo_workflow` fixture: what
+`make demo` produces) from file:// URLs with every
 network request sent to a dead proxy, so a page that needed the network would log errors.
 Checks: no SEVERE console messages, every figure decoded (natural width > 0), and clicking a
 site-table header sorts its rows. Screenshots go to the test's tmp dir.
@@ -134,11 +135,11 @@ def _check_sorting(driver, table_id: str, header: str) -> None:
     assert heads[idx].get_attribute("aria-sort") == "descending"
 
 
-def test_summary_in_browser(driver, tiny_workflow, tmp_path):
+def test_summary_in_browser(driver, demo_workflow, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    work, _ = tiny_workflow
+    work = demo_workflow
     page = work / "results" / "summary.html"
     _check_page(driver, page, tmp_path / "summary.png", min_images=2)
     _check_sorting(driver, "site-table", "x")
@@ -154,8 +155,8 @@ def test_summary_in_browser(driver, tiny_workflow, tmp_path):
     driver.save_screenshot(str(tmp_path / "summary_filtered.png"))
 
 
-def test_subject_report_in_browser(driver, tiny_workflow, tmp_path):
-    work, _ = tiny_workflow
+def test_subject_report_in_browser(driver, demo_workflow, tmp_path):
+    work = demo_workflow
     reports = sorted((work / "results" / "subjects").glob("*/report.html"))
     assert reports
     _check_page(driver, reports[0], tmp_path / "report.png", min_images=6)
