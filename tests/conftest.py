@@ -99,8 +99,9 @@ def demo_workflow(tmp_path_factory) -> Path:
     import subprocess
     import sys
 
-    from neuroalign.simulate import simulate_dataset
     from workflow_utils import REPO, snakemake
+
+    from neuroalign.simulate import simulate_dataset
 
     work = tmp_path_factory.mktemp("demo")
     simulate_dataset(work / "data" / "sim", preset="demo", seed=0)

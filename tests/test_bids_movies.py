@@ -44,15 +44,17 @@ def _config(root, results, **dataset):
 def test_layout_and_mapping(bids_root, tiny_dataset):
     ds = BIDSMovieDataset(bids_root, task="movie")
     assert ds.subjects() == ["sub-1", "sub-2"]
-    assert ds.trials("sub-2") == [1, 2]
-    assert ds.movie("sub-2", 2) == "sim-movie-b"
+    assert ds.trials("sub-2") == [0, 1]  # the run entities: Brain TreeBank's trial numbers
+    assert ds.movie("sub-2", 1) == "sim-movie-b"
     truth = json.loads((tiny_dataset / "ground_truth.json").read_text())
     first = truth["sub_1"]["trials"]["0"]
-    mapping = ds.trigger_mapping("sub-1", 1)
+    mapping = ds.trigger_mapping("sub-1", 0)
     # The planted pause shows up as a gap between two playback rows.
     assert len(mapping.pauses) == 1
     assert mapping.pauses[0][1] == pytest.approx(first["pause"]["duration_s"], abs=0.01)
     assert mapping.to_samples(np.array([0.0]))[0] == first["movie_start_sample"]
+    # movie time no playback row shows maps to no sample
+    assert (mapping.to_samples(np.array([-1.0, 151.0])) == -1).all()
     table = ds.electrode_table("sub-1")
     assert table["space"].eq("MNI").all()
     dropped = dict(zip(table["name"], table["clean"], strict=True))
@@ -112,11 +114,14 @@ def test_bad_bids_input(bids_root, tmp_path):
     table = pd.read_csv(events, sep="\t")
     table.drop(columns="stim_file").to_csv(events, sep="\t", index=False)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['stim_file'\]"):
-        BIDSMovieDataset(root).movie("sub-1", 1)
+        BIDSMovieDataset(root).movie("sub-1", 0)
+    table.assign(movie_time=[0.0, "n/a"]).to_csv(events, sep="\t", index=False)
+    with pytest.raises(ValueError, match="field 'movie_time' is empty or not a number on 'movie' row 2"):
+        BIDSMovieDataset(root).trigger_mapping("sub-1", 0)
     table.assign(trial_type="film").to_csv(events, sep="\t", index=False)
     with pytest.raises(ValueError, match="dataset.movie_trial_type"):
-        BIDSMovieDataset(root).movie("sub-1", 1)
-    assert BIDSMovieDataset(root, movie_trial_type="film").movie("sub-1", 1) == "sim-movie-a"
+        BIDSMovieDataset(root).movie("sub-1", 0)
+    assert BIDSMovieDataset(root, movie_trial_type="film").movie("sub-1", 0) == "sim-movie-a"
     (root / "stimuli" / "sim-movie-a_transcript.tsv").unlink()
     with pytest.raises(FileNotFoundError, match="transcript of movie 'sim-movie-a'"):
         open_dataset(_config(root, tmp_path)).transcript("sim-movie-a")

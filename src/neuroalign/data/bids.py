@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils import closest, logger
-from .braintreebank import TriggerMapping
+from .braintreebank import TriggerMapping, checked_transcript
 from .labels import is_non_neural, parse_label
 
 __all__ = ["ELECTRODE_COLUMNS", "BIDSDataset", "BIDSMovieDataset", "PlaybackMapping",
@@ -230,10 +230,13 @@ class BIDSDataset:
                     int(table["clean"].sum()), space, el_file.name)
         return table
 
+    def _recordings_for_channels(self, subject: str) -> list[mne_bids.BIDSPath]:
+        return self.recordings(subject)
+
     def _channels(self, subject: str) -> dict[str, list[str]]:
-        """Channel name -> reasons it is not clean (empty when clean), over all recordings."""
+        """Channel name -> reasons it is not clean (empty when clean), over the recordings used."""
         channels: dict[str, list[str]] = {}
-        for bids_path in self.recordings(subject):
+        for bids_path in self._recordings_for_channels(subject):
             path = bids_path.copy().update(suffix="channels", extension=".tsv").fpath
             if not path.exists():
                 raise FileNotFoundError(f"{bids_path.basename}: channels file {path} is missing.")
@@ -265,16 +268,18 @@ class PlaybackMapping(TriggerMapping):
 
     ``movie_time`` and ``index`` hold each stretch's start and end (interleaved). A movie
     time maps through the last stretch that starts at or before it (the first stretch for
-    earlier times), so a time at a pause maps after the pause, as in
-    :class:`~neuroalign.data.braintreebank.TriggerMapping`; times past the end map to -1.
+    movie time maps through the stretch that shows it (at a pause, the one after it, as in
+    :class:`~neuroalign.data.braintreebank.TriggerMapping`); a time no stretch shows (before
+    the first, in a skipped part, past the end) maps to -1.
     """
 
     def to_samples(self, times: np.ndarray) -> np.ndarray:
         times = np.asarray(times, dtype=float)
-        starts, onsets = self.movie_time[0::2], self.index[0::2]
-        k = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(starts) - 1)
-        samples = np.rint(onsets[k] + (times - starts[k]) * self.fs).astype(np.int64)
-        samples[times > self.last_movie_time] = -1
+        starts, ends, onsets = self.movie_time[0::2], self.movie_time[1::2], self.index[0::2]
+        k = np.searchsorted(starts, times, side="right") - 1
+        kk = np.clip(k, 0, len(starts) - 1)
+        samples = np.rint(onsets[kk] + (times - starts[kk]) * self.fs).astype(np.int64)
+        samples[(k < 0) | (times > ends[kk])] = -1
         return samples
 
 
@@ -288,7 +293,8 @@ class BIDSMovieDataset(BIDSDataset):
     Layout (beyond BIDS-iEEG itself)
     --------------------------------
     - Subjects are named ``sub-<label>``; each iEEG run of ``task`` (all runs when None) is a
-      trial, numbered from 1 in file-name order.
+      trial, numbered by its ``run`` entity (1, 2, ... in file-name order when runs lack
+      distinct numeric ones). Subjects without such a run are not listed.
     - The run's ``*_events.tsv`` has one row per stretch of continuous movie playback with
       ``trial_type == movie_trial_type``: ``onset`` (s, recording time), ``duration`` (s),
       ``stim_file`` (the movie file, e.g. ``stimuli/<movie>.mp4``; the movie id is its stem) and
@@ -315,14 +321,20 @@ class BIDSMovieDataset(BIDSDataset):
         self.task = task
         self.movie_trial_type = movie_trial_type
         self._headers: dict[Path, mne.io.BaseRaw] = {}
+        self._names: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
         return f"BIDSMovieDataset({str(self.root)!r}, task={self.task!r})"
 
     # ------------------------------------------------------------------ index
     def subjects(self) -> list[str]:
-        """Subject ids, ``sub-<label>``, sorted."""
-        return [f"sub-{s}" for s in super().subjects()]
+        """Ids (``sub-<label>``, sorted) of the subjects with an iEEG run of ``task``."""
+        out = []
+        for label in super().subjects():
+            runs = super().recordings(label)
+            if any(self.task is None or r.task == self.task for r in runs):
+                out.append(f"sub-{label}")
+        return out
 
     def _subject(self, subject: str) -> str:
         label = subject.removeprefix("sub-")
@@ -334,6 +346,9 @@ class BIDSMovieDataset(BIDSDataset):
                              f"{', '.join(f'sub-{s}' for s in labels) or 'none'}.{hint}")
         return label
 
+    def _recordings_for_channels(self, subject: str) -> list[mne_bids.BIDSPath]:
+        return self._runs(subject)  # other tasks' channels (ECG in a rest run, ...) do not count
+
     def _runs(self, subject: str) -> list[mne_bids.BIDSPath]:
         runs = self.recordings(subject)
         if self.task is not None:
@@ -344,16 +359,25 @@ class BIDSMovieDataset(BIDSDataset):
                                 else ""))
         return runs
 
+    def _numbered_runs(self, subject: str) -> dict[int, mne_bids.BIDSPath]:
+        runs = self._runs(subject)
+        numbers = [r.run for r in runs]
+        if all(n is not None and str(n).isdigit() for n in numbers) and \
+                len({int(n) for n in numbers}) == len(runs):
+            return {int(n): r for n, r in zip(numbers, runs, strict=True)}
+        return {i + 1: r for i, r in enumerate(runs)}
+
     def trials(self, subject: str) -> list[int]:
-        """Trial numbers (1-based, in file-name order) of the subject's movie runs."""
-        return list(range(1, len(self._runs(subject)) + 1))
+        """Trial numbers of the subject's movie runs: their ``run`` entities when every run has
+        a distinct numeric one, else 1, 2, ... in file-name order."""
+        return sorted(self._numbered_runs(subject))
 
     def _run(self, subject: str, trial: int) -> mne_bids.BIDSPath:
-        runs = self._runs(subject)
-        if not 1 <= int(trial) <= len(runs):
+        runs = self._numbered_runs(subject)
+        if int(trial) not in runs:
             raise ValueError(f"{self.root}: subject {subject} has no trial {trial} "
-                             f"(found {self.trials(subject)})")
-        return runs[int(trial) - 1]
+                             f"(found {sorted(runs)})")
+        return runs[int(trial)]
 
     def recording_path(self, subject: str, trial: int) -> Path:
         """The file holding the run's samples (the ``.eeg`` of a BrainVision ``.vhdr``)."""
@@ -379,11 +403,12 @@ class BIDSMovieDataset(BIDSDataset):
         """Check the run opens and lists the channels of the subject's electrode table."""
         raw = self._raw(subject, trial)
         table = self.electrode_table(subject)
-        listed = table.loc[table["index"] >= 0, "name"].tolist()
+        listed = table.loc[table["clean"] & (table["index"] >= 0), "name"].tolist()
         missing = [n for n in listed if n not in raw.ch_names]
         if missing:
-            raise ValueError(f"{self._run(subject, trial).fpath}: channel(s) {missing[:5]} of "
-                             "the subject's channels.tsv are not in this recording")
+            raise ValueError(f"{self._run(subject, trial).fpath}: channel(s) {missing[:5]} "
+                             "listed in the subject's other runs are not in this recording "
+                             "(mark them bad in this run's channels.tsv)")
 
     def read_channels(self, subject: str, trial: int, indices: list[int]) -> np.ndarray:
         """Read channels (microvolts) by their index in the subject's electrode table.
@@ -394,6 +419,10 @@ class BIDSMovieDataset(BIDSDataset):
         """
         raw = self._raw(subject, trial)
         names = self._channel_names(subject)
+        absent = [names[i] for i in indices if names[i] not in raw.ch_names]
+        if absent:
+            raise ValueError(f"{self._run(subject, trial).fpath}: channel(s) {absent[:5]} are "
+                             "not in this recording (mark them bad in its channels.tsv)")
         picks = [raw.ch_names.index(names[i]) for i in indices]
         if not picks:
             return np.empty((0, 0))
@@ -401,7 +430,10 @@ class BIDSMovieDataset(BIDSDataset):
         return raw.get_data(picks=picks, units="uV").astype(np.float64, copy=False)
 
     def _channel_names(self, subject: str) -> list[str]:
-        return list(self._channels(self._subject(subject)))
+        label = self._subject(subject)
+        if label not in self._names:  # read_channels runs per chunk: parse the tsv files once
+            self._names[label] = list(self._channels(label))
+        return self._names[label]
 
     # --------------------------------------------------------------- movie runs
     def _movie_rows(self, subject: str, trial: int) -> tuple[pd.DataFrame, Path]:
@@ -421,9 +453,13 @@ class BIDSMovieDataset(BIDSDataset):
         if rows["stim_file"].isna().any():
             raise ValueError(f"{path}: field 'stim_file' is empty on a "
                              f"{self.movie_trial_type!r} row")
-        if rows[["onset", "duration"]].isna().any().any():
-            raise ValueError(f"{path}: fields 'onset' and 'duration' are needed on every "
-                             f"{self.movie_trial_type!r} row")
+        for col in ("onset", "duration") + (("movie_time",) if "movie_time" in rows else ()):
+            values = pd.to_numeric(rows[col], errors="coerce")
+            if values.isna().any():
+                row = int(np.flatnonzero(values.isna().to_numpy())[0])
+                raise ValueError(f"{path}: field {col!r} is empty or not a number on "
+                                 f"{self.movie_trial_type!r} row {row + 1}")
+            rows = rows.assign(**{col: values})
         return rows.sort_values("onset", kind="stable").reset_index(drop=True), path
 
     def movie(self, subject: str, trial: int) -> str:
@@ -445,7 +481,7 @@ class BIDSMovieDataset(BIDSDataset):
         fs = float(self._raw(subject, trial).info["sfreq"])
         onset = rows["onset"].to_numpy(float)
         duration = rows["duration"].to_numpy(float)
-        if "movie_time" in rows.columns and rows["movie_time"].notna().all():
+        if "movie_time" in rows.columns:
             start = rows["movie_time"].to_numpy(float)
         else:
             start = np.r_[0.0, np.cumsum(duration)[:-1]]
@@ -472,12 +508,7 @@ class BIDSMovieDataset(BIDSDataset):
         path = self.transcript_path(movie)
         if not path.exists():
             raise FileNotFoundError(f"{path}: file not found (transcript of movie {movie!r})")
-        df = _read_tsv(path)
-        missing = [c for c in ("start", "end", "text") if c not in df]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {missing} (expected start, end, text)")
-        df = df.dropna(subset=["start", "text"])
-        return df.sort_values("start", kind="stable").reset_index(drop=True)
+        return checked_transcript(_read_tsv(path), path)
 
     # -------------------------------------------------------------- electrodes
     def electrode_table(self, subject: str) -> pd.DataFrame:

@@ -84,6 +84,15 @@ class TriggerMapping:
         return samples
 
 
+def checked_transcript(words: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A transcript table with its required columns checked, blank words dropped, time-sorted."""
+    missing = [c for c in ("start", "end", "text") if c not in words]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing} (expected {TRANSCRIPT_COLUMNS})")
+    words = words.dropna(subset=["start", "text"])
+    return words.sort_values("start", kind="stable").reset_index(drop=True)
+
+
 class BrainTreeBank:
     """Read a dataset in the Brain TreeBank layout.
 
@@ -335,12 +344,7 @@ class BrainTreeBank:
         path = self.transcript_path(movie)
         if not path.exists():
             raise FileNotFoundError(f"{path}: file not found (transcript of movie {movie!r})")
-        df = pd.read_csv(path, index_col=0)
-        missing = [c for c in ("start", "end", "text") if c not in df]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {missing} (expected {TRANSCRIPT_COLUMNS})")
-        df = df.dropna(subset=["start", "text"])
-        return df.sort_values("start", kind="stable").reset_index(drop=True)
+        return checked_transcript(pd.read_csv(path, index_col=0), path)
 
     # -------------------------------------------------------------- electrodes
     def electrode_table(self, subject: str) -> pd.DataFrame:

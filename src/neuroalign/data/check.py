@@ -87,7 +87,12 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
                      else "an MNI *_electrodes.tsv")
             rep.warnings.append(f"{subject}: no MNI coordinates ({where}); reports will show "
                                 "a shaft diagram")
-        for trial in selected_trials(config, dataset, subject):
+        try:
+            trials = selected_trials(config, dataset, subject)
+        except (FileNotFoundError, ValueError) as err:
+            rep.problems.append(str(err))
+            continue
+        for trial in trials:
             try:
                 dataset.check_recording(subject, trial)
                 movie = dataset.movie(subject, trial)

@@ -46,7 +46,9 @@ def _movie_rows(mapping, movie_file: str) -> pd.DataFrame:
     mt, idx, fs = mapping.movie_time, mapping.index, mapping.fs
     starts, onsets = [float(mt[0])], [float(idx[0]) / fs]
     for t, _ in mapping.pauses:
-        k = int(np.searchsorted(mt, t, side="right")) - 1  # the pause follows trigger k
+        # The pause follows trigger k, the first at its movie time (a table may repeat the
+        # movie time across a pause).
+        k = int(np.searchsorted(mt, t, side="left"))
         if not 0 <= k < len(mt) - 1:
             continue
         middle = 0.5 * (mt[k] + mt[k + 1])
@@ -112,6 +114,7 @@ def braintreebank_to_bids(src: str | os.PathLike, out: str | os.PathLike, *,
             info["line_freq"] = line_freq
             raw = mne.io.RawArray(data, info, verbose=False)
             raw.info["bads"] = table.loc[~table["clean"], "name"].tolist()
+            # run = trial number, so trials keep their numbers (dataset.trials) across layouts
             path = mne_bids.BIDSPath(subject=label, task="movie", run=int(trial),
                                      datatype="ieeg", root=out)
             with warnings.catch_warnings():

@@ -79,6 +79,13 @@ def _text(value) -> str:
     return str(value).replace("$", r"\$")
 
 
+def _grid(n_panels: int, max_cols: int) -> tuple[int, int]:
+    """Rows and columns of a panel grid: at most ``max_cols`` wide, one panel when empty."""
+    n = max(n_panels, 1)
+    n_cols = min(n, max_cols)
+    return -(-n // n_cols), n_cols
+
+
 def _subplots(nrows: int = 1, ncols: int = 1, *, figsize, **kw):
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(nrows, ncols, **kw)
@@ -262,11 +269,9 @@ def plot_layer_profiles(profiles: dict[str, dict[str, np.ndarray]],
     fig : Figure
     """
     models = sorted(profiles)
-    n = max(len(models), 1)
-    n_cols = min(n, 3)
-    n_rows = int(np.ceil(n / n_cols))
+    n_rows, n_cols = _grid(len(models), max_cols=3)
     fig, axes = _subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 2.6 * n_rows + 0.3),
-                             squeeze=False)
+                          squeeze=False)
     if not models:
         _empty(axes[0, 0], "no model with more than one layer")
     for k, m in enumerate(models):
@@ -326,11 +331,9 @@ def plot_trained_vs_random(panels: list[dict]) -> Figure:
     -------
     fig : Figure
     """
-    n = max(len(panels), 1)
-    n_cols = min(n, 4)
-    n_rows = int(np.ceil(n / n_cols))
+    n_rows, n_cols = _grid(len(panels), max_cols=4)
     fig, axes = _subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 3.2 * n_rows + 0.4),
-                             squeeze=False)
+                          squeeze=False)
     if not panels:
         _empty(axes[0, 0], "no model with a random twin")
     for ax, p in zip(axes.flat, panels, strict=False):
