@@ -1,9 +1,8 @@
 """Global-null calibration of the whole chain: simulator -> data -> features -> encoding -> stats.
 
-Twenty `tiny` datasets (one subject, a 450 s movie, snr = 0: every electrode is null, with
-the simulator's autocorrelated pink/high-gamma noise and scene/sentence-structured latents),
-the sim-* controls as models, the default 30 s blocks (15 per dataset). Checked, as issue #5
-and DESIGN.md §6 ask:
+Twenty `tiny` datasets (one subject, 150 s, snr = 0: every electrode is null, with the
+simulator's autocorrelated pink/high-gamma noise and scene/sentence-structured latents), the
+sim-* controls as models, 10 s blocks. Checked, as issue #5 and DESIGN.md §6 ask:
 
 - per-target permutation p of r > 0, pooled over datasets, models and targets, is uniform
   (KS p > 0.01) — here with electrodes' bins as the unit, since the 81 bins of an electrode
@@ -30,12 +29,12 @@ from neuroalign.simulate.validation import CONTROLS, run_control_chain
 from neuroalign.stats.comparisons import electrode_swap_test
 
 N_DATASETS = 20
-DURATION_S = 450.0  # 15 blocks of the default 30 s: enough for 500 swaps (2**15 patterns)
 
 
 def _null_dataset(root, seed: int) -> dict:
-    run = run_control_chain(root, seed=seed, snr=0.0, duration_s=DURATION_S,
-                            config={"stats": {"n_bootstrap": 10, "n_permutations": 500}})
+    run = run_control_chain(root, seed=seed, snr=0.0,
+                            config={"events": {"block_s": 10},
+                                    "stats": {"n_bootstrap": 10, "n_permutations": 500}})
     target_p, electrode_p, autocorr = [], [], []
     for path in run["encodings"]:
         model, init = path.parent.parent.name, path.parent.name
@@ -72,8 +71,8 @@ def test_global_null_p_values_are_uniform(null_runs):
           f"P(p<0.05)={np.mean(target_p < 0.05):.3f}; electrode-level p: n={electrode_p.size}, "
           f"KS p={ks_e.pvalue:.3f}, P(p<0.05)={np.mean(electrode_p < 0.05):.3f}")
     autocorr = np.concatenate([r["autocorr"] for r in null_runs])
-    print(f"residual block autocorrelation (lag 1, 30 s blocks): mean {np.nanmean(autocorr):+.3f}, "
-          f"flagged > 0.1: {np.nanmean(autocorr > 0.1):.2f} (chance level with 15 blocks)")
+    print(f"residual block autocorrelation (lag 1, 10 s blocks): mean {np.nanmean(autocorr):+.3f}, "
+          f"flagged > 0.1: {np.nanmean(autocorr > 0.1):.2f} (chance level with ~15 blocks)")
     assert ks_t.pvalue > 0.01
     assert ks_e.pvalue > 0.01
 
