@@ -118,7 +118,8 @@ def test_end_to_end_sites_match_ground_truth(planted_workflow):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
-    "issue #5, open: an electrode's responsive bins are chosen with the trained models' r and "
+    "known limitation (README, 'Known limitation'; found under issue #5, left for a "
+    "follow-up): an electrode's responsive bins are chosen with the trained models' r and "
     "then trained-vs-random is tested on those same bins, so a null electrode that becomes "
     "responsive by chance is biased towards beating its twin (seen: 3 of 12 vision/language "
     "calls on non-adjacent nulls). Multimodal sites are unaffected in these runs."))
