@@ -322,6 +322,7 @@ class BIDSMovieDataset(BIDSDataset):
         self.movie_trial_type = movie_trial_type
         self._headers: dict[Path, mne.io.BaseRaw] = {}
         self._names: dict[str, list[str]] = {}
+        self._run_lists: dict[str, list[mne_bids.BIDSPath]] = {}
 
     def __repr__(self) -> str:
         return f"BIDSMovieDataset({str(self.root)!r}, task={self.task!r})"
@@ -350,14 +351,18 @@ class BIDSMovieDataset(BIDSDataset):
         return self._runs(subject)  # other tasks' channels (ECG in a rest run, ...) do not count
 
     def _runs(self, subject: str) -> list[mne_bids.BIDSPath]:
-        runs = self.recordings(subject)
-        if self.task is not None:
-            runs = [r for r in runs if r.task == self.task]
-        if not runs:
-            raise ValueError(f"{self.root}: subject {subject!r} has no iEEG recording"
-                             + (f" of task {self.task!r} (config dataset.task)" if self.task
-                                else ""))
-        return runs
+        # Every reader call (one per channel chunk) resolves its run: walk the tree once.
+        key = subject.removeprefix("sub-")
+        if key not in self._run_lists:
+            runs = self.recordings(subject)
+            if self.task is not None:
+                runs = [r for r in runs if r.task == self.task]
+            if not runs:
+                raise ValueError(f"{self.root}: subject {subject!r} has no iEEG recording"
+                                 + (f" of task {self.task!r} (config dataset.task)"
+                                    if self.task else ""))
+            self._run_lists[key] = runs
+        return self._run_lists[key]
 
     def _numbered_runs(self, subject: str) -> dict[int, mne_bids.BIDSPath]:
         runs = self._runs(subject)
