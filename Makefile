@@ -30,10 +30,7 @@ demo: $(STAMP) $(DEMO_DATA)/ground_truth.json
 	$(BIN)/neuroalign check-data --config config.yaml
 	$(BIN)/snakemake --cores $(CORES)
 	@echo
-	@echo "Done. Integration sites (class 'multimodal' in results/sites.tsv):"
-	@awk -F'\t' 'NR == 1 {for (i = 1; i <= NF; i++) col[$$i] = i; next} \
-	    $$col["class"] == "multimodal" {n++; printf "  %-8s %-10s %s\n", $$col["subject"], $$col["electrode"], $$col["region"]} \
-	    END {if (!n) print "  (none)"}' results/sites.tsv
+	$(BIN)/neuroalign score-sites results/sites.tsv --truth $(DEMO_DATA)/ground_truth.json
 	@echo
 	@echo "Open the summary:          results/summary.html"
 	@echo "Per-subject reports:       results/subjects/<subject>/report.html"

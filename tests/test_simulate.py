@@ -264,3 +264,55 @@ def test_additive_frac_must_be_a_fraction(tmp_path):
     with pytest.raises(ValueError, match="additive_frac"):
         simulate_dataset(tmp_path / "ds", preset="tiny", additive_frac=1.5)
     assert not (tmp_path / "ds").exists()  # refused before anything is written
+
+
+def _truth_and_sites():
+    truth = {"preset": "tiny",
+             "sub_1": {"electrodes": {"A1": "null", "A2": "multimodal", "A3": "null",
+                                      "A12": "multimodal", "B1": "vision", "B2": "null"},
+                       "adjacent_to_planted": {"A1": ["A2"], "A3": ["A2"], "B2": ["B1"]}},
+             "sub_2": {"electrodes": {"C1": "multimodal", "C2": "null"},
+                       "adjacent_to_planted": {"C2": ["C1"]}}}
+    sites = pd.DataFrame({
+        "subject": ["sub_1"] * 5 + ["sub_2"],
+        "electrode": ["A1", "A2", "A3", "A12", "B2", "C2"],
+        "class": ["multimodal", "multimodal", "responsive", "language", "multimodal", "vision"],
+        "region": ["r1", "r1", "r1", "r2", "r3", "r4"]})
+    return truth, sites
+
+
+def test_sites_against_truth_verdicts():
+    from neuroalign.simulate.validation import sites_against_truth
+
+    truth, sites = _truth_and_sites()
+    sites.loc[4, "electrode"] = "B9"  # a called null next to nothing planted
+    table = sites_against_truth(sites, truth)
+    got = {(r.subject, r.electrode): (r.called, r.verdict) for r in table.itertuples()}
+    assert got == {("sub_1", "A1"): ("multimodal", "leakage"),
+                   ("sub_1", "A2"): ("multimodal", "found"),
+                   ("sub_1", "A12"): ("language", "missed"),
+                   ("sub_1", "B9"): ("multimodal", "false"),
+                   ("sub_2", "C1"): ("not responsive", "missed")}
+    # Contact 2 before contact 12, subjects in order.
+    assert table["electrode"].tolist() == ["A1", "A2", "A12", "B9", "C1"]
+    with pytest.raises(ValueError, match="class"):
+        sites_against_truth(sites.drop(columns="class"), truth)
+
+
+def test_score_sites_command(tmp_path, capsys):
+    from neuroalign.cli import main
+
+    truth, sites = _truth_and_sites()
+    (tmp_path / "ground_truth.json").write_text(json.dumps(truth))
+    sites.to_csv(tmp_path / "sites.tsv", sep="\t", index=False)
+    assert main(["score-sites", str(tmp_path / "sites.tsv"), "--truth",
+                 str(tmp_path / "ground_truth.json")]) == 0
+    out = capsys.readouterr().out
+    assert "next to planted A2 (re-reference leakage)" in out
+    assert "A12" in out and "MISSED" in out
+    assert ("Planted multimodal electrodes found: 1 of 3 (sub_1 1/2, sub_2 0/1); "
+            "leakage sites: 2; false sites: 0.") in out
+    sites.drop(columns="class").to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
+    assert main(["score-sites", str(tmp_path / "bad.tsv"), "--truth",
+                 str(tmp_path / "ground_truth.json")]) == 2
+    assert "bad.tsv" in capsys.readouterr().err

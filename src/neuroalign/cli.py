@@ -43,6 +43,53 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_score_sites(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score-sites",
+                       help="compare the integration sites with a simulation's planted truth")
+    p.add_argument("sites", help="the workflow's results/sites.tsv")
+    p.add_argument("--truth", required=True, help="the simulation's ground_truth.json")
+    p.set_defaults(func=_run_score_sites)
+
+
+def _run_score_sites(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .simulate.validation import sites_against_truth
+
+    truth_path, sites_path = Path(args.truth), Path(args.sites)
+    truth = json.loads(truth_path.read_text())
+    sites = pd.read_csv(sites_path, sep="\t")
+    try:
+        table = sites_against_truth(sites, truth)
+    except ValueError as err:
+        raise ValueError(f"{sites_path}: {err}") from None
+    if not any(k.startswith("sub") for k in truth):
+        raise ValueError(f"{truth_path}: no subject in this ground truth")
+    described = {"found": "planted multimodal: found",
+                 "missed": "planted multimodal: MISSED",
+                 "leakage": "not planted; next to planted {next_to} (re-reference leakage)",
+                 "false": "not planted: FALSE site"}
+    print(f"Integration sites against the planted truth ({truth_path}):")
+    if table.empty:
+        print("  (no planted multimodal electrode and no site)")
+    width = max([len(e) for e in table["electrode"]] + [9])
+    for row in table.itertuples(index=False):
+        print(f"  {row.subject:<8} {row.electrode:<{width}} {row.region:<22} "
+              f"{row.called:<26} {described[row.verdict].format(next_to=row.next_to)}")
+    per_subject = ", ".join(
+        f"{s} {int((g.verdict == 'found').sum())}/{int(g.verdict.isin(['found', 'missed']).sum())}"
+        for s, g in table.groupby("subject"))
+    n_found = int((table["verdict"] == "found").sum())
+    n_planted = int(table["verdict"].isin(["found", "missed"]).sum())
+    print(f"Planted multimodal electrodes found: {n_found} of {n_planted} ({per_subject}); "
+          f"leakage sites: {int((table['verdict'] == 'leakage').sum())}; "
+          f"false sites: {int((table['verdict'] == 'false').sum())}.")
+    return 0
+
+
 def _add_to_bids(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("to-bids", help="convert a Brain TreeBank-layout dataset to BIDS-iEEG")
     p.add_argument("--src", required=True, help="root of the Brain TreeBank-layout dataset")
@@ -151,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
+    _add_score_sites(sub)
     _add_to_bids(sub)
     _add_check_data(sub)
     _add_data(sub)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..features.extract import extract_features
 from ..stats import run_stats
 from ._core import simulate_dataset
 
-__all__ = ["CONTROLS", "run_control_chain", "score_sites"]
+__all__ = ["CONTROLS", "run_control_chain", "score_sites", "sites_against_truth"]
 
 CONTROLS = ("sim-vision", "sim-language", "sim-multimodal")
 _UNIMODAL = ["sim-vision", "sim-language"]
@@ -138,3 +139,58 @@ def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:
         scores[f"{k}_recall"] = (float((table["class"].to_numpy()[mask] == k).mean())
                                  if mask.any() else float("nan"))
     return scores
+
+
+def _natural(label: str) -> list:
+    """Sort key putting contact 2 before contact 12 (``"T3bOT2" < "T3bOT12"``)."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", label)]
+
+
+def sites_against_truth(sites: pd.DataFrame, truth: dict[str, Any]) -> pd.DataFrame:
+    """Each integration site and each planted multimodal electrode, with what the truth says.
+
+    Parameters
+    ----------
+    sites : DataFrame
+        The workflow's ``results/sites.tsv`` (``subject``, ``electrode``, ``class``, and
+        ``region`` when known), every subject.
+    truth : dict
+        The simulation's ``ground_truth.json``.
+
+    Returns
+    -------
+    DataFrame
+        One row per electrode that is a site (class ``multimodal``) or a planted
+        multimodal contact, in subject and electrode order: ``subject``, ``electrode``,
+        ``region``, ``called`` (its class in ``sites.tsv``; ``"not responsive"`` when absent),
+        ``planted`` (its class in the truth), ``next_to`` (planted same-shaft neighbours,
+        comma-separated) and ``verdict``: ``found`` (planted multimodal, called), ``missed``
+        (planted multimodal, not called), ``leakage`` (a null called next to a planted
+        contact: local re-referencing carries its neighbour's signal) or ``false``
+        (called anywhere else).
+    """
+    missing = {"subject", "electrode", "class"} - set(sites.columns)
+    if missing:
+        raise ValueError(f"the sites table lacks the column(s) {sorted(missing)}")
+    rows = []
+    for subject in sorted(k for k in truth if k.startswith("sub")):
+        planted = truth[subject]["electrodes"]
+        adjacent = truth[subject].get("adjacent_to_planted", {})
+        mine = sites[sites["subject"].astype(str) == subject].set_index("electrode")
+        called = set(mine.index[mine["class"] == "multimodal"])
+        for electrode in sorted(called | {e for e, k in planted.items() if k == "multimodal"},
+                                key=_natural):
+            kind = planted.get(electrode, "null")
+            if kind == "multimodal":
+                verdict = "found" if electrode in called else "missed"
+            else:
+                verdict = "leakage" if electrode in adjacent else "false"
+            known = electrode in mine.index
+            rows.append({
+                "subject": subject, "electrode": electrode,
+                "region": str(mine.at[electrode, "region"]) if known and "region" in mine else "",
+                "called": str(mine.at[electrode, "class"]) if known else "not responsive",
+                "planted": kind, "next_to": ",".join(adjacent.get(electrode, [])),
+                "verdict": verdict})
+    return pd.DataFrame(rows, columns=["subject", "electrode", "region", "called", "planted",
+                                       "next_to", "verdict"])
