@@ -266,6 +266,26 @@ def test_additive_frac_must_be_a_fraction(tmp_path):
     assert not (tmp_path / "ds").exists()  # refused before anything is written
 
 
+def test_separated_classes_never_neighbour_another_class():
+    from neuroalign.simulate._core import _separated_classes
+
+    rng = np.random.default_rng(0)
+    contact = {f"{s}{c}": (s, c) for s in "ABC" for c in range(1, 11)}
+    labels = list(contact)
+    counts = {"vision": 4, "language": 4, "multimodal": 4, "vision+language": 2}
+    for _ in range(20):
+        placed = _separated_classes(list(rng.permutation(labels)), contact, counts)
+        assert {k: sum(v == k for v in placed.values()) for k in counts} == counts
+        for lab, kind in placed.items():
+            shaft, num = contact[lab]
+            for near in (f"{shaft}{num - 1}", f"{shaft}{num + 1}"):
+                assert placed.get(near, kind) == kind, (lab, near, placed)
+    # No room: one shaft of three contacts takes one class at most at its two ends.
+    small = {f"A{c}": ("A", c) for c in (1, 2, 3)}
+    placed = _separated_classes(["A1", "A3", "A2"], small, {"vision": 1, "language": 1})
+    assert placed == {"A1": "vision", "A3": "language"}
+
+
 def _truth_and_sites():
     truth = {"preset": "tiny",
              "sub_1": {"electrodes": {"A1": "null", "A2": "multimodal", "A3": "null",

@@ -216,19 +216,22 @@ def _simulate_subject(root: Path, s: int, p, seed: int, source: str, snr: float,
     order = rng.permutation(len(plantable))
     classes = {lab: "null" for lab in ok}
     weights: dict[str, dict[str, list[float]]] = {}
-    j = 0
-    for kind, c in zip(("vision", "language", "multimodal"), counts, strict=True):
-        for i in order[j:j + c]:
-            lab = plantable[i]
+    kinds = ("vision", "language", "multimodal", "vision+language")
+    if p.separate_classes:
+        placed = _separated_classes([plantable[i] for i in order], contact,
+                                    dict(zip(kinds, counts + [n_add], strict=True)))
+    else:
+        placed, j = {}, 0
+        for kind, c in zip(kinds, counts + [n_add], strict=True):
+            placed.update({plantable[i]: kind for i in order[j:j + c]})
+            j += c
+    # Weights drawn class by class in placement order; the additive ones last, so that
+    # additive_frac = 0 leaves every other random draw as it was.
+    for kind in kinds:
+        for lab in (lab for lab in (plantable[i] for i in order) if placed.get(lab) == kind):
             classes[lab] = kind
-            mods = ["vision", "language"] if kind == "multimodal" else [kind]
+            mods = [kind] if kind in ("vision", "language") else ["vision", "language"]
             weights[lab] = {m: _unit(rng, p.latent_dim).tolist() for m in mods}
-        j += c
-    # Drawn last, so that additive_frac = 0 leaves every other random draw as it was.
-    for i in order[j:j + n_add]:
-        lab = plantable[i]
-        classes[lab] = "vision+language"
-        weights[lab] = {m: _unit(rng, p.latent_dim).tolist() for m in ("vision", "language")}
     # Full channel list: marked brain labels, DC channels at a shaft boundary, TRIG last.
     marked = layout.mark_labels(clean, rng)
     boundaries = [i for i in range(1, len(clean)) if elec["shaft"][i] != elec["shaft"][i - 1]]
@@ -276,6 +279,29 @@ def _simulate_subject(root: Path, s: int, p, seed: int, source: str, snr: float,
     gt = {"electrodes": classes, "dropped": dropped, "weights": weights, "snr": snr, "fs": fs,
           "trials": trials, "adjacent_to_planted": adjacent}
     return gt, sorted(k for k, v in dropped.items() if v == "corrupted"), coords
+
+
+def _separated_classes(candidates: list[str], contact: dict[str, tuple[str, int]],
+                       counts: dict[str, int]) -> dict[str, str]:
+    """Place classes so that no two same-shaft neighbours carry different planted classes.
+
+    Walks ``candidates`` in order and gives each the class with the most placements left
+    among those its already-placed neighbours (contact number -1 and +1 on its shaft) allow;
+    a contact no class fits stays null. Classes that find no room get fewer contacts.
+    """
+    at = {v: k for k, v in contact.items()}
+    left = dict(counts)
+    placed: dict[str, str] = {}
+    for lab in candidates:
+        shaft, num = contact[lab]
+        near = {placed[at[(shaft, c)]] for c in (num - 1, num + 1)
+                if (shaft, c) in at and at[(shaft, c)] in placed}
+        fits = [k for k in left if left[k] > 0 and near <= {k}]
+        if fits:
+            kind = max(fits, key=lambda k: left[k])  # first of the largest: deterministic
+            placed[lab] = kind
+            left[kind] -= 1
+    return placed
 
 
 def _write_trial(path: Path, labels: list[str], shaft_of: dict, classes: dict, dropped: dict,
