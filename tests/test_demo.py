@@ -1,7 +1,7 @@
 """`make demo` as a new user runs it: the embedded (simulated) dataset through the whole workflow
 on the repository's config.yaml, checked against the simulation's ground truth.
 
-The run is shared with tests/test_browser.py (the `demo_workflow` fixture); it takes ~13 min
+The run is shared with tests/test_browser.py (the `demo_workflow` fixture); it takes ~12 min
 on 2 cores, so the module is marked slow (CI runs it). The demo preset places no planted contact
 next to one of another class (README, "Power"), so every planted multimodal electrode's signal
 stays its own after the Laplacian: the summary must name each of them, and no electrode other
