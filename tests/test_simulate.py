@@ -336,3 +336,12 @@ def test_score_sites_command(tmp_path, capsys):
     assert main(["score-sites", str(tmp_path / "bad.tsv"), "--truth",
                  str(tmp_path / "ground_truth.json")]) == 2
     assert "bad.tsv" in capsys.readouterr().err
+    bad_truths = {"broken.json": ("{not json", "not valid JSON"),
+                  "nosub.json": (json.dumps({"preset": "tiny"}), "no subject"),
+                  "noel.json": (json.dumps({"sub_1": {"dropped": {}}}), "'electrodes'")}
+    for name, (text, message) in bad_truths.items():
+        (tmp_path / name).write_text(text)
+        assert main(["score-sites", str(tmp_path / "sites.tsv"), "--truth",
+                     str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert name in err and message in err, err

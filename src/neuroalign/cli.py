@@ -60,14 +60,21 @@ def _run_score_sites(args: argparse.Namespace) -> int:
     from .simulate.validation import sites_against_truth
 
     truth_path, sites_path = Path(args.truth), Path(args.sites)
-    truth = json.loads(truth_path.read_text())
+    try:
+        truth = json.loads(truth_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{truth_path}: not valid JSON ({err})") from None
+    subjects = [k for k in truth if k.startswith("sub")]
+    if not subjects:
+        raise ValueError(f"{truth_path}: no subject in this ground truth")
+    for subject in subjects:
+        if not isinstance(truth[subject].get("electrodes"), dict):
+            raise ValueError(f"{truth_path}: subject {subject!r} has no 'electrodes' mapping")
     sites = pd.read_csv(sites_path, sep="\t")
     try:
         table = sites_against_truth(sites, truth)
     except ValueError as err:
         raise ValueError(f"{sites_path}: {err}") from None
-    if not any(k.startswith("sub") for k in truth):
-        raise ValueError(f"{truth_path}: no subject in this ground truth")
     described = {"found": "planted multimodal: found",
                  "missed": "planted multimodal: MISSED",
                  "leakage": "not planted; next to planted {next_to} (re-reference leakage)",
