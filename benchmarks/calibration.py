@@ -89,7 +89,7 @@ def run_one(name: str, seed: int, config: dict) -> dict:
         tvr["electrode"]).any().sum()) if len(tvr) else 0
     if name == "null":
         target_p, swap_ab, swap_ba = [], [], []
-        for al, encs in run["encodings"].items():
+        for encs in run["encodings"].values():
             for (model, init), enc in encs.items():
                 if init != "trained" or (model, "random") not in encs:
                     continue
