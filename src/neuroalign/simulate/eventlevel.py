@@ -151,22 +151,25 @@ def _nested_segments(duration: float, lengths: tuple[float, float],
 
 
 def _layers(inputs: np.ndarray, n_layers: int, dim: int, net: np.random.Generator,
-            nuisance: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+            nuisances: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
     """Layers of a random network of ``inputs`` (n, k): deeper layers are noisier mixtures.
 
     ``net`` draws the weights (the same network in every alignment), ``rng`` the per-event
-    noise. Every layer also carries ``nuisance`` (n, q: scene setting, drifts) through random
-    weights, as real features carry what the network sees besides the latent of interest.
+    noise. Every layer also carries each of ``nuisances`` (arrays (n, q) with their amplitude
+    applied: scene setting, drifts) through its own random unit-variance mixing, as real
+    features carry what the network sees besides the latent of interest.
     """
     weights, mixes, width = [], [], inputs.shape[1]
     for _ in range(n_layers):
         weights.append(net.standard_normal((width, dim)) / np.sqrt(width))
-        mixes.append(net.standard_normal((nuisance.shape[1], dim)) / np.sqrt(nuisance.shape[1]))
+        mixes.append([net.standard_normal((q.shape[1], dim)) / np.sqrt(q.shape[1])
+                      for q in nuisances])
         width = dim
     out, h = [], inputs
     for j in range(n_layers):
         h = np.tanh(h @ weights[j]) + 0.1 * (j + 1) * rng.standard_normal((len(h), dim))
-        out.append(_zscore(h + nuisance @ mixes[j]).astype(np.float32))
+        extra = sum(q @ w for q, w in zip(nuisances, mixes[j], strict=True))
+        out.append(_zscore(_zscore(h) + extra).astype(np.float32))
     return out
 
 
@@ -266,7 +269,7 @@ def simulate_event_dataset(seed: int | np.random.SeedSequence = 0, *, duration_s
         Standard deviation of the stimulus-driven part in units of the noise.
     drift_sd, feature_drift_sd : float
         Standard deviation of the slow drift of the responses (noise units) and of the
-        features of models with ``drift=True`` (units of their other content).
+        features of models with ``drift=True`` (units of their latent-driven part).
     scene_s, shot_s : (float, float)
         Ranges of scene and shot durations (s); shots nest in scenes.
     block_s : float
@@ -370,16 +373,19 @@ def simulate_event_dataset(seed: int | np.random.SeedSequence = 0, *, duration_s
                                     2.0 * lat["vision"] * lat["language"]])
             else:
                 latent = np.hstack([lat["vision"], lat["language"]])
-            nuisance = lat["setting"]
+            # Per feature, in units of the latent-driven part: the scene setting has SD 0.7
+            # (a third of a random twin's variance), the drift ``feature_drift_sd``.
+            nuisance = [0.7 * lat["setting"]]
             if m.drift:
-                nuisance = np.hstack([nuisance, feature_drift_sd * fdrift[m.name][ai]])
+                nuisance.append(feature_drift_sd * fdrift[m.name][ai])
             # The same network in both alignments: its weights are seeded by its name.
             net = np.random.default_rng([net_seed, mi, 0])
             features[(m.name, "trained")] = _layers(latent, m.n_layers, m.dim, net, nuisance,
                                                     rng)
             net = np.random.default_rng([net_seed, mi, 1])
             features[(m.name, "random")] = _layers(lat["stim"][:, :latent.shape[1]],
-                                                   m.n_layers, m.dim, net, lat["setting"], rng)
+                                                   m.n_layers, m.dim, net, [0.7 * lat["setting"]],
+                                                   rng)
         out[a] = EventDataset(
             times_s=t, trials=trial, blocks=blocks, scenes=at[a]["scene"], responses=resp[a],
             bin_offsets_s=offsets, electrodes=[f"E{e + 1}" for e in range(n_electrodes)],
