@@ -1,5 +1,6 @@
-"""Repository hygiene that CI must enforce: lint and the one-way stage layering."""
+"""Repository hygiene that CI must enforce: lint, the one-way stage layering, a self-contained clone."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -24,3 +25,54 @@ def test_stage_layers_respected():
     res = subprocess.run([_tool("lint-imports")], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "KEPT" in res.stdout
+
+
+# Files a user's clone runs: nothing in them may read outside the clone.
+# The pattern finds the CI's sibling folder of the clone named by a relative path or from a
+# parent path; it is built from pieces so that this file does not match itself.
+_OUTSIDE_CLONE = re.compile(r"\.\./" + "shared" + r"|parents?\b[^\n]*/\s*[\"']" + "shared" + r"[\"']"
+                            + r"|[\"']" + "shared" + r"[\"']\s*/\s*[\"']data")
+_CLONE_FILES = ["src", "tests", "workflow", "benchmarks", "Snakefile", "Makefile", ".ci"]
+
+
+def _text_files(entries):
+    for entry in entries:
+        path = REPO / entry
+        for f in [path] if path.is_file() else sorted(path.rglob("*")):
+            if f.is_file() and "__pycache__" not in f.parts and f.suffix not in {
+                    ".edf", ".eeg", ".h5", ".parquet", ".png", ".pyc"}:
+                yield f
+
+
+def test_nothing_reads_outside_the_clone():
+    """The sample recordings are in tests/data; a reference to the CI's sibling folder
+    (dot-dot-slash shared, or the parent folder's "shared") would make a user's clone fail."""
+    pattern = _OUTSIDE_CLONE
+    hits = [f"{f.relative_to(REPO)}:{n}: {line.strip()}"
+            for f in _text_files(_CLONE_FILES)
+            for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1)
+            if pattern.search(line)]
+    assert not hits, "reads outside the clone:\n" + "\n".join(hits)
+
+
+def test_outside_clone_pattern_catches_the_old_fixture():
+    """The grep above would have caught what tests/conftest.py used to do."""
+    pattern = _OUTSIDE_CLONE
+    assert pattern.search('SHARED_DATA = REPO.parent / "' + 'shared" / ' + '"data"')
+    assert pattern.search("REPO.parents[1] / " + "'shared'")
+    assert pattern.search("see ../" + "shared/data/README.md")
+    assert not pattern.search('SAMPLE_DATA = REPO / "tests" / "data"')
+
+
+def test_sample_data_ships_with_its_licences():
+    """Every folder of tests/data has its upstream licence and is described in the README."""
+    data = REPO / "tests" / "data"
+    readme = (data / "README.md").read_text()
+    folders = sorted(p for p in data.iterdir() if p.is_dir())
+    assert folders, "tests/data holds no recording"
+    for folder in folders:
+        licences = list(folder.glob("LICENSE*"))
+        assert licences, f"{folder.relative_to(REPO)} has no LICENSE file"
+        assert f"`{folder.name}/`" in readme, f"tests/data/README.md does not describe {folder.name}"
+    size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
+    assert size < 8 * 2**20, f"tests/data is {size / 2**20:.1f} MiB: copy only the files tests read"
