@@ -1,5 +1,6 @@
 """Repository hygiene that CI must enforce: lint, the one-way stage layering, a self-contained clone."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -21,10 +22,70 @@ def test_ruff_clean():
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_stage_layers_respected():
-    res = subprocess.run([_tool("lint-imports")], cwd=REPO, capture_output=True, text=True)
+def _contracts() -> list[dict]:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+
+
+def _lint_imports(src: Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    return subprocess.run([_tool("lint-imports"), "--no-cache", "--no-logo",
+                           str(REPO / "pyproject.toml")],
+                          cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_stage_layers_respected(tmp_path):
+    res = _lint_imports(REPO / "src", tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "KEPT" in res.stdout
+    n = len(_contracts())
+    assert f"Contracts: {n} kept, 0 broken." in res.stdout, res.stdout
+
+
+def test_import_contracts_are_not_optional():
+    """A layer in parentheses is optional: a renamed stage would pass silently."""
+    contracts = _contracts()
+    layers = [c for c in contracts if c["type"] == "layers"]
+    assert layers, "no layers contract"
+    for contract in layers:
+        for layer in contract["layers"]:
+            assert not layer.startswith("("), f"optional layer {layer} in {contract['name']!r}"
+            module = REPO / "src" / Path(*layer.split("."))
+            assert module.is_dir() or module.with_suffix(".py").is_file(), layer
+    forbidden = [c for c in contracts if c["type"] == "forbidden"]
+    sources = {m for c in forbidden for m in c["source_modules"]}
+    assert {f"neuroalign.{s}" for s in ("data", "encoding", "stats", "report")} <= sources
+
+
+def _copy_package(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "src" / "neuroalign", src / "neuroalign",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return src
+
+
+def test_import_contracts_catch_violations(tmp_path):
+    """The contracts bite: stats importing torch, and data importing the report, are broken."""
+    src = _copy_package(tmp_path)
+    with open(src / "neuroalign" / "stats" / "comparisons.py", "a") as fh:
+        fh.write("\n\ndef _violation():\n    import torch\n\n    return torch\n")
+    with open(src / "neuroalign" / "data" / "labels.py", "a") as fh:
+        fh.write("\n\ndef _violation():\n    from ..report import figures\n\n    return figures\n")
+    res = _lint_imports(src, tmp_path)
+    assert res.returncode != 0
+    assert "neuroalign.stats is not allowed to import torch" in res.stdout, res.stdout
+    assert "neuroalign.data is not allowed to import neuroalign.report" in res.stdout, res.stdout
+    assert "neuroalign.data.labels -> neuroalign.report.figures" in res.stdout
+    assert "Stages flow one way: data -> features -> encoding -> stats -> report BROKEN" \
+        in res.stdout
+
+
+def test_import_contracts_fail_on_a_renamed_stage(tmp_path):
+    src = _copy_package(tmp_path)
+    (src / "neuroalign" / "stats").rename(src / "neuroalign" / "statistics")
+    res = _lint_imports(src, tmp_path)
+    assert res.returncode != 0, res.stdout
+    assert "Missing layer 'neuroalign.stats'" in res.stdout + res.stderr, res.stdout + res.stderr
 
 
 # Files a user's clone runs: nothing in them may read outside the clone.
