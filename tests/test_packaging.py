@@ -159,6 +159,21 @@ class _WithoutExtras:
 
 
 sys.meta_path[:] = [_WithoutExtras(f) for f in sys.meta_path]
+
+# Plugin registries (Snakemake's) list the installed modules and import those with a prefix:
+# the hidden ones must not be listed either.
+import pkgutil
+
+_iter_modules = pkgutil.iter_modules
+
+
+def _iter_modules_without_extras(path=None, prefix=""):
+    for info in _iter_modules(path, prefix):
+        if path is not None or info.name.partition(".")[0] not in HIDDEN:
+            yield info
+
+
+pkgutil.iter_modules = _iter_modules_without_extras
 '''
 
 
@@ -200,6 +215,12 @@ for info in pkgutil.walk_packages(neuroalign.__path__, "neuroalign."):
         importlib.import_module(info.name)
     except ImportError as err:
         failed.append(f"{info.name}: {err}")
+# Snakemake lists the installed modules to find its plugins: the hidden ones must not show.
+from snakemake_interface_executor_plugins.registry import ExecutorPluginRegistry
+registry = ExecutorPluginRegistry()
+registry.collect_plugins()
+if any(name.partition(".")[0] in hidden for name in registry.plugins):
+    failed.append(f"snakemake sees hidden executor plugins: {sorted(registry.plugins)}")
 leaked = sorted(m for m in sys.modules if m.partition(".")[0] in hidden)
 print(json.dumps({"failed": failed, "leaked": leaked, "file": neuroalign.__file__,
                   "hidden": hidden}))
