@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo  -> set up .venv, simulate the embedded dataset if absent, run the pipeline
-#   make test  -> set up .venv, run the test suite
+#   make test  -> set up .venv, run the test suite (all of it: what CI runs)
+#   make test-fast -> the same without the `slow` tests (no Snakemake runs, no browser, no SLURM)
 # Needs only Python 3.11, pip and gcc; everything else comes from PyPI.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -14,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install system-deps lint bench clean-results
+.PHONY: demo test test-fast install system-deps lint bench clean-results
 
 install: $(STAMP)
 
@@ -43,6 +44,10 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+# Everything but the end-to-end runs marked `slow` (pyproject.toml); needs no Debian programs.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

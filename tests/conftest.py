@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The real recordings the tests read, with their licences and sources (tests/data/README.md).
+SAMPLE_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture
@@ -18,10 +19,11 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real intracranial sample recordings in ../shared/data (read-only)."""
-    if not SHARED_DATA.exists():
-        pytest.fail(f"{SHARED_DATA} is missing: the real sample recordings are required")
-    return SHARED_DATA
+    """The real intracranial sample recordings in tests/data (read-only: copy before changing)."""
+    if not (SAMPLE_DATA / "README.md").is_file():
+        pytest.fail(f"{SAMPLE_DATA} is incomplete: the real sample recordings ship with the "
+                    "repository (tests/data/README.md)")
+    return SAMPLE_DATA
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 
 Every artifact is first written to a temporary file in the destination folder
 and then renamed over the target, so a crash never leaves a half-written file
-that a later run would mistake for a finished one.
+that a later run would mistake for a finished one. The file gets the mode ``open()``
+would give it (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``, so that
+colleagues sharing a results folder can read it.
 """
 
 from __future__ import annotations
@@ -49,9 +51,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux).
+
+    Elsewhere it is read by setting and restoring it, as ``os.umask`` only allows.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    The file then has mode ``0o666 & ~umask``, as if ``open(path, "w")`` had created it.
 
     Parameters
     ----------
@@ -72,6 +93,8 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0o600 whatever the umask; give the result open()'s mode.
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

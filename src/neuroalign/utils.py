@@ -1,10 +1,13 @@
-"""Shared helpers: logging, validation messages in one voice, seeding."""
+"""Shared helpers: logging, validation messages in one voice, seeding, lazy package exports."""
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
 import logging
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 logger = logging.getLogger("neuroalign")
@@ -89,3 +92,57 @@ def get_device(device: Any = "auto") -> Any:
         raise ValueError("Invalid value for the 'device' parameter: 'cuda' was asked for but torch "
                          "sees no CUDA device. Use 'auto' or 'cpu'.")
     return torch.device(device)
+
+
+def lazy_exports(package: str, init_file: str) -> tuple[Callable[[str], Any], Callable[[], list]]:
+    """``__getattr__`` and ``__dir__`` (PEP 562) importing a package's exports on first use.
+
+    The exports are the relative imports written under ``if TYPE_CHECKING:`` in the package's
+    ``__init__.py`` (``init_file``), so static tools read the same list the runtime uses.
+    A stage package then costs nothing to import until one of its names is used:
+    ``neuroalign --help`` imports every stage's command-line module without torch or pandas.
+
+    Parameters
+    ----------
+    package : str
+        The package's ``__name__``.
+    init_file : str
+        The package's ``__file__``.
+
+    Returns
+    -------
+    __getattr__, __dir__
+        To assign at module level in the ``__init__.py``.
+    """
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(init_file).read_text(encoding="utf-8"), init_file)
+    where: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) \
+                and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                if not (isinstance(imp, ast.ImportFrom) and imp.level == 1 and imp.module):
+                    raise ValueError(f"{init_file}: only 'from .module import name' may stand "
+                                     "under 'if TYPE_CHECKING:' (they are the lazy exports)")
+                for alias in imp.names:
+                    where[alias.asname or alias.name] = imp.module
+    if not where:
+        raise ValueError(f"{init_file}: no 'from .module import name' under 'if TYPE_CHECKING:'")
+
+    def __getattr__(name: str) -> Any:
+        module = sys.modules[package]
+        if name in where:
+            value = getattr(importlib.import_module(f".{where[name]}", package), name)
+        elif not name.startswith("__") and importlib.util.find_spec(f"{package}.{name}"):
+            value = importlib.import_module(f".{name}", package)  # a submodule, as eager
+        else:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        setattr(module, name, value)  # later look-ups skip this function
+        return value
+
+    def __dir__() -> list:
+        return sorted(set(vars(sys.modules[package])) | set(where))
+
+    return __getattr__, __dir__

