@@ -122,11 +122,11 @@ def test_missing_features_name_the_file(fitted, tmp_path):
 def test_planted_r_close_to_noise_ceiling(fitted):
     """At each planted electrode's best bin, the matching control's cross-fitted r is close to
     the ceiling: the in-sample correlation of the response with the simulator's true per-event
-    drive (the best any model of the event's latents can do)."""
+    drive, both high-passed as the fits are scored (the best any model of the event's latents
+    can do)."""
     import pandas as pd
 
     from neuroalign.data.build import read_responses
-
     from neuroalign.encoding import contiguous_folds
     from neuroalign.encoding.build import _design
     from neuroalign.encoding.detrend import SlowProjector, segment_runs

@@ -138,14 +138,19 @@ class SlowProjector:
         self.n = times_s.size
         self.parts = [(a, b, slow_basis(times_s[a:b], cutoff_s)) for a, b in runs]
 
-    def __call__(self, Z: np.ndarray) -> np.ndarray:
-        """Residual of ``Z`` (n, p) after each segment's projection, float64 (n, p)."""
-        Z = np.asarray(Z, dtype=np.float64)
+    def __call__(self, Z: np.ndarray, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """Residual of ``Z`` (n, p) after each segment's projection, array (n, p) of ``dtype``.
+
+        The projection runs in float64 one segment at a time, so a float32 result never
+        holds a float64 copy of the whole of ``Z``.
+        """
+        Z = np.asarray(Z)
         if Z.shape[0] != self.n:
             raise ValueError(f"Expected {self.n} rows, got {Z.shape[0]}.")
-        out = Z.copy()
+        out = np.empty(Z.shape, dtype=dtype)
         for a, b, Q in self.parts:
-            out[a:b] -= Q @ (Q.T @ Z[a:b])
+            z = Z[a:b].astype(np.float64)
+            out[a:b] = z - Q @ (Q.T @ z)
         return out
 
 

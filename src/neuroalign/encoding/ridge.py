@@ -331,8 +331,9 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
             hp_train = SlowProjector(times_s[train], segment_runs(train, trials), cutoff)
             hp_test = SlowProjector(times_s[test], segment_runs(test, trials), cutoff)
         if on_y:
-            y_eval[test] = hp_test(Y[test])
-            Ytr = as_tensor(hp_train(Y[train]), device, dtype)
+            y_eval[test] = hp_test(Y[test], y_eval.dtype)
+            Ytr = as_tensor(hp_train(Y[train], np.float32 if dtype == torch.float32
+                                     else np.float64), device, dtype)
         else:
             Ytr = as_tensor(Y[train], device, dtype)
         Yte = as_tensor(y_eval[test], device, dtype)
