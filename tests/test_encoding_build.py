@@ -58,6 +58,11 @@ def test_output_contract(fitted):
     sums = enc["blockstats"].reshape(enc["blockstats"].shape[0], 6, -1)
     np.testing.assert_allclose(r_from_sums(sums).reshape(n_el, n_bins), enc["r"], atol=1e-5)
     assert enc["attrs"]["model"] == "sim-vision" and enc["attrs"]["init"] == "trained"
+    # The slow-component removal is recorded, and every model and baseline is scored on the
+    # same (high-passed) responses: n, Σy, Σy² agree exactly, as the stats stage requires.
+    assert enc["attrs"]["highpass_s"] == 90.0 and enc["attrs"]["highpass_on"] == "responses"
+    for other in encs.values():
+        np.testing.assert_array_equal(other["blockstats"][:, :3], enc["blockstats"][:, :3])
 
 
 def test_planted_electrodes_recovered_by_their_control(fitted):
@@ -117,13 +122,32 @@ def test_missing_features_name_the_file(fitted, tmp_path):
 def test_planted_r_close_to_noise_ceiling(fitted):
     """At each planted electrode's best bin, the matching control's cross-fitted r is close to
     the ceiling: the in-sample correlation of the response with the simulator's true per-event
-    drive (the best any model of the event's latents can do)."""
+    drive, both high-passed as the fits are scored (the best any model of the event's latents
+    can do)."""
     import pandas as pd
 
     from neuroalign.data.build import read_responses
+    from neuroalign.encoding import contiguous_folds
+    from neuroalign.encoding.build import _design
+    from neuroalign.encoding.detrend import SlowProjector, segment_runs
 
-    _, out, truth, _, encs, _ = fitted
+    cfg, out, truth, _, encs, _ = fitted
     resp = read_responses(out / SUBJECT / f"{ALIGNMENT}.h5")
+    # The fits are scored on responses high-passed inside each test fold
+    # (encoding.highpass_s): the ceiling is the correlation of the drive and the response
+    # after the same high-pass (a linear filter, so the best prediction of the filtered
+    # response from the drive is the filtered drive).
+    blocks, trials, ev_times = _design(resp, out / "movies", ALIGNMENT)
+    cutoff = cfg["encoding"]["highpass_s"]
+    hps = [(test, SlowProjector(ev_times[test], segment_runs(test, trials), cutoff))
+           for _, test in contiguous_folds(blocks, cfg["encoding"]["folds"], 1)]
+
+    def highpass(z):
+        out_z = np.empty(z.shape)
+        for test, hp in hps:
+            out_z[test] = hp(z[test, None])[:, 0]
+        return out_z
+
     events = pd.read_parquet(out / "movies" / MOVIES[0] / "events" / f"{ALIGNMENT}.parquet")
     times = events.set_index("event_id").loc[resp["event_id"], "time_s"].to_numpy()
     lat = truth["latents"][MOVIES[0]]
@@ -142,13 +166,17 @@ def test_planted_r_close_to_noise_ceiling(fitted):
         drive = v * la
         enc = encs[f"sim-{kind}"]
         b = int(np.argmax(enc["r"][e]))
-        ceiling = np.corrcoef(resp["responses"][:, e, b], drive)[0, 1]
+        ceiling = np.corrcoef(highpass(resp["responses"][:, e, b]), highpass(drive))[0, 1]
         ratios.append(enc["r"][e, b] / ceiling)
     assert len(ratios) >= 3
-    # Seen: 0.67-0.96, median 0.84 (the lowest is a multimodal electrode, whose product of
+    # Seen: 0.64-0.94, median 0.77 (the lowest is a multimodal electrode, whose product of
     # two latents is learnt from the k*k interaction features of the ~40 % of a 150 s movie
     # that trains each fold; with encoding.training: all it was 0.72-0.97, median 0.89).
-    assert np.median(ratios) > 0.8 and np.min(ratios) > 0.6, np.round(ratios, 2)
+    # Without the default high-pass (encoding.highpass_s: null) it was 0.67-0.96, median
+    # 0.84: on this 150 s movie the 90 s high-pass removes only the mean of each 30 s
+    # training run and test fold from the responses, and the features' between-block
+    # variation (scene-level latents) is then fitted to nothing -- the measured power cost.
+    assert np.median(ratios) > 0.74 and np.min(ratios) > 0.6, np.round(ratios, 2)
 
 
 def test_banded_baseline_has_one_band_per_modality(fitted, tmp_path):

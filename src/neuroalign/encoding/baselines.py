@@ -62,7 +62,10 @@ def cross_fitted_banded_predictions(X_spaces: Sequence[np.ndarray], Y: np.ndarra
                                     device: str | torch.device = "cpu",
                                     n_targets_batch: int | None = None,
                                     dtype: torch.dtype = torch.float32,
-                                    training: str = "cyclic") -> CrossFitResult:
+                                    training: str = "cyclic", highpass_s: float | None = None,
+                                    highpass_on: str = "responses",
+                                    times_s: np.ndarray | None = None,
+                                    trials: np.ndarray | None = None) -> CrossFitResult:
     """Cross-fitted banded ridge: one penalty per feature space.
 
     Each candidate ratio vector ``rho`` is solved as plain ridge on the standardised
@@ -82,6 +85,8 @@ def cross_fitted_banded_predictions(X_spaces: Sequence[np.ndarray], Y: np.ndarra
         Per-band penalty ratios; None uses :func:`banded_ratio_grid`.
     gap_blocks, guard_blocks, device, n_targets_batch, dtype, training
         As in :func:`cross_fitted_predictions`.
+    highpass_s, highpass_on, times_s, trials
+        As in :func:`cross_fitted_predictions` (slow-component removal).
 
     Returns
     -------
@@ -99,6 +104,7 @@ def cross_fitted_banded_predictions(X_spaces: Sequence[np.ndarray], Y: np.ndarra
     designs = [(X, np.repeat(1.0 / np.sqrt(rho), widths)) for rho in ratios]
     alphas = _check_alphas(alphas)
     result = _cross_fit(designs, Y, blocks, alphas, n_folds, gap_blocks, guard_blocks,
-                        get_device(device), n_targets_batch, dtype, training)
+                        get_device(device), n_targets_batch, dtype, training, highpass_s,
+                        highpass_on, times_s, trials)
     result.band_alphas = (result.alpha[None, :] * ratios[result.layer].T)  # (n_bands, n_targets)
     return result

@@ -46,11 +46,21 @@ def _seed(config: dict[str, Any], *parts: str) -> np.random.SeedSequence:
 
 
 def _design(responses: dict[str, Any], events_dir: Path, alignment: str
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Block id of every response row (unique across trials) and its trial."""
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block id of every response row (unique across trials), its trial and its event time.
+
+    Returns
+    -------
+    blocks : array of shape (n_events,), int
+    trials : array of shape (n_events,)
+    times_s : array of shape (n_events,), float
+        Event time in seconds of its movie (the events table's ``time_s``), for the
+        slow-component removal (``encoding.highpass_s``).
+    """
     trials = np.asarray(responses["trial"])
     movies = np.asarray(responses["movie"])
     blocks = np.empty(len(trials), dtype=np.int64)
+    times = np.empty(len(trials), dtype=np.float64)
     for movie in np.unique(movies):
         path = events_dir / movie / "events" / f"{alignment}.parquet"
         events = read_parquet_checked(path, EVENT_COLUMNS).set_index("event_id")
@@ -61,10 +71,22 @@ def _design(responses: dict[str, Any], events_dir: Path, alignment: str
             raise ValueError(f"{path}: event_id {missing[:5].tolist()} of the responses are not "
                              "in this events table (responses and events from different runs?)")
         blocks[rows] = events.loc[ids, "block"].to_numpy()
+        times[rows] = events.loc[ids, "time_s"].to_numpy(dtype=np.float64)
     # Dense ids of (trial, block) in row order: blocks never straddle trials.
     keys = trials * (blocks.max() + 1) + blocks
     change = np.r_[True, keys[1:] != keys[:-1]]
-    return np.cumsum(change) - 1, trials
+    return np.cumsum(change) - 1, trials, times
+
+
+def _highpass(enc: dict[str, Any], times: np.ndarray, trials: np.ndarray) -> dict[str, Any]:
+    """Keyword arguments of the slow-component removal, from the ``encoding`` config.
+
+    Every model and baseline of an alignment gets the same ones, so they are all scored on
+    the same high-passed responses (the stats stage checks their block sums agree).
+    """
+    return {"highpass_s": enc.get("highpass_s"), "highpass_on": enc.get("highpass_on",
+                                                                         "responses"),
+            "times_s": times, "trials": trials}
 
 
 def _features(features_dir: Path, movies: np.ndarray, event_ids: np.ndarray, alignment: str,
@@ -90,11 +112,14 @@ def _features(features_dir: Path, movies: np.ndarray, event_ids: np.ndarray, ali
     return [out[n] for n in names], names, attrs
 
 
-def _write(out: str | os.PathLike, result: CrossFitResult, y: np.ndarray, blocks: np.ndarray,
+def _write(out: str | os.PathLike, result: CrossFitResult, blocks: np.ndarray,
            trials: np.ndarray, responses: dict[str, Any], layers: list[str], stats: dict,
            attrs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     n_events, n_el, n_bins = responses["responses"].shape
     shape = (n_el, n_bins)
+    # Score against the responses the fit was scored on (high-passed per test fold when
+    # encoding.highpass_on includes responses): the same array for every model and baseline.
+    y = result.y_eval
     sums = block_sums(y, result.y_hat, blocks)
     ci_low, ci_high = bootstrap_ci(sums, n_resamples=stats["n_bootstrap"], rng=rng)
     p = permutation_p(y, result.y_hat, blocks, trials, n_permutations=stats["n_permutations"],
@@ -127,6 +152,8 @@ def _write(out: str | os.PathLike, result: CrossFitResult, y: np.ndarray, blocks
                         "bin_centers_s": np.asarray(responses["attrs"]["bin_centers_s"]),
                         "blockstats_fields": np.array(["n", "sum_y", "sum_y2", "sum_yhat",
                                                        "sum_yhat2", "sum_y_yhat"], dtype="S"),
+                        "highpass_s": float(result.highpass_s or 0.0),
+                        "highpass_on": str(result.highpass_on),
                         "n_bootstrap": stats["n_bootstrap"],
                         "n_permutations": stats["n_permutations"],
                         "neuroalign_version": __version__})
@@ -166,7 +193,7 @@ def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, al
     summary : dict
     """
     responses = read_responses(responses_path)
-    blocks, trials = _design(responses, Path(events_dir), alignment)
+    blocks, trials, times = _design(responses, Path(events_dir), alignment)
     X_layers, names, feat_attrs = _features(Path(features_dir), responses["movie"],
                                             responses["event_id"], alignment, layers)
     n_events = responses["responses"].shape[0]
@@ -174,7 +201,7 @@ def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, al
     enc = config["encoding"]
     result = cross_fitted_predictions(X_layers, y, blocks, alphas=enc["alphas"],
                                       n_folds=enc["folds"], device=get_device(enc["device"]),
-                                      training=enc["training"])
+                                      training=enc["training"], **_highpass(enc, times, trials))
     rng = np.random.default_rng(_seed(config, subject, model, init, alignment))
     attrs = {"subject": subject, "model": model, "init": init, "alignment": alignment,
              "folds": enc["folds"], "training": enc["training"], "seed": config["seed"],
@@ -183,7 +210,7 @@ def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, al
              "weights_sha256": str(feat_attrs.get("weights_sha256", "")),
              "modality": str(feat_attrs.get("modality", "")),
              "is_control": bool(feat_attrs.get("is_control", False))}
-    return _write(out, result, y, blocks, trials, responses, names, config["stats"], attrs, rng)
+    return _write(out, result, blocks, trials, responses, names, config["stats"], attrs, rng)
 
 
 def best_layer(encoding_path: str | os.PathLike, top_fraction: float = 0.1) -> str:
@@ -235,7 +262,7 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
                          f"folder each; got {models}, {len(encodings)} encodings, "
                          f"{len(features_dirs)} feature folders")
     responses = read_responses(responses_path)
-    blocks, trials = _design(responses, Path(events_dir), alignment)
+    blocks, trials, times = _design(responses, Path(events_dir), alignment)
     spaces, chosen, bands = [], [], []
     for model, enc_path, feat_dir in zip(models, encodings, features_dirs, strict=True):
         layer = best_layer(enc_path)
@@ -251,7 +278,8 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
     if kind == "concat":
         result = cross_fitted_predictions([concat_feature_spaces(spaces)], y, blocks,
                                           alphas=enc["alphas"], n_folds=enc["folds"],
-                                          device=device, training=enc["training"])
+                                          device=device, training=enc["training"],
+                                          **_highpass(enc, times, trials))
         names = ["+".join(chosen)]
     else:
         by_band: dict[str, list[np.ndarray]] = {}
@@ -261,7 +289,8 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
                        for group in by_band.values()]
         result = cross_fitted_banded_predictions(band_spaces, y, blocks, alphas=enc["alphas"],
                                                  n_folds=enc["folds"], device=device,
-                                                 training=enc["training"])
+                                                 training=enc["training"],
+                                                 **_highpass(enc, times, trials))
         names = [f"ratios{i}" for i in range(result.layer_r.shape[0])]
     rng = np.random.default_rng(_seed(config, subject, kind, "trained", alignment))
     attrs = {"subject": subject, "model": kind, "init": "trained", "alignment": alignment,
@@ -270,7 +299,7 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
              "responses_config_hash": str(responses["attrs"].get("config_hash", "")),
              "components": np.array(chosen, dtype="S"), "modality": "linear-integration",
              "is_control": False}
-    return _write(out, result, y, blocks, trials, responses, names, config["stats"], attrs, rng)
+    return _write(out, result, blocks, trials, responses, names, config["stats"], attrs, rng)
 
 
 def read_encoding(path: str | os.PathLike,

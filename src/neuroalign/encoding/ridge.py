@@ -28,6 +28,7 @@ from neuroalign.utils import logger
 
 from ._backend import as_tensor, get_device
 from .blockstats import r_from_totals
+from .detrend import SlowProjector, check_highpass, segment_runs
 from .folds import contiguous_folds, split_halves
 
 # Intermediate memory of one batch of targets, used when ``n_targets_batch`` is None.
@@ -213,6 +214,15 @@ class CrossFitResult:
         Index into ``alphas`` of the alpha used for each half.
     alphas : array of shape (n_alphas,)
     folds : list of (train_idx, test_idx)
+    y_eval : array of shape (n_events, n_targets)
+        The responses ``y_hat`` is scored against: ``Y`` itself, or, with a high-pass on the
+        responses, ``Y`` with the slow cosines regressed out inside each test fold (a function
+        of ``Y``, the blocks, times and trials only, so identical for every model fitted to
+        the same responses). Block sums and permutation tests must use it, not ``Y``.
+    highpass_s : float or None
+        Cut-off period (s) of the slow-component removal; None when disabled.
+    highpass_on : str
+        The side(s) it applied to (``responses``, ``features`` or ``both``).
     band_alphas : array of shape (n_bands, n_targets) or None
         Banded ridge only: the alpha of each feature space for the modal choice.
     """
@@ -226,6 +236,9 @@ class CrossFitResult:
     choice_alpha: np.ndarray
     alphas: np.ndarray
     folds: list = field(repr=False)
+    y_eval: np.ndarray | None = field(repr=False, default=None)
+    highpass_s: float | None = None
+    highpass_on: str = "responses"
     band_alphas: np.ndarray | None = None
 
 
@@ -271,9 +284,12 @@ def _guarded_scores(test: np.ndarray, n_a: int, blocks: np.ndarray,
 def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.ndarray,
                blocks: np.ndarray, alphas: np.ndarray, n_folds: int, gap_blocks: int,
                guard_blocks: int, device: torch.device, n_targets_batch: int | None,
-               dtype: torch.dtype, training: str = "cyclic") -> CrossFitResult:
+               dtype: torch.dtype, training: str = "cyclic", highpass_s: float | None = None,
+               highpass_on: str = "responses", times_s: np.ndarray | None = None,
+               trials: np.ndarray | None = None) -> CrossFitResult:
     """Cross-fitted selection over designs (feature array, column scale) × alphas."""
     Y = np.asarray(Y)
+    cutoff = check_highpass(highpass_s, highpass_on)
     if Y.ndim != 2:
         raise ValueError(f"'Y' must have shape (n_events, n_targets), got {Y.shape}.")
     n_events, n_targets = Y.shape
@@ -283,10 +299,24 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
         if X.ndim != 2 or X.shape[0] != n_events:
             raise ValueError(f"Feature space {i} has shape {X.shape}; expected ({n_events}, d) "
                              f"to match the responses' {n_events} events.")
+    if cutoff is not None:
+        if times_s is None or np.asarray(times_s).shape != (n_events,):
+            raise ValueError(f"'times_s' of shape ({n_events},) (event times in s) is required "
+                             f"when 'highpass_s' is set, got "
+                             f"{None if times_s is None else np.asarray(times_s).shape}.")
+        if trials is not None and np.asarray(trials).shape != (n_events,):
+            raise ValueError(f"'trials' must have shape ({n_events},), got "
+                             f"{np.asarray(trials).shape}.")
+        times_s = np.asarray(times_s, dtype=np.float64)
+    on_y = cutoff is not None and highpass_on in ("responses", "both")
+    on_x = cutoff is not None and highpass_on in ("features", "both")
     n_layers, n_alphas = len(designs), alphas.size
     alphas_t = as_tensor(alphas, device, dtype)
     folds = contiguous_folds(blocks, n_folds, gap_blocks, training)
     y_hat = np.empty((n_events, n_targets), dtype=np.float32)
+    # With a high-pass on the responses, each test fold's responses are high-passed on their own.
+    y_eval = (np.empty(Y.shape, dtype=Y.dtype if Y.dtype.kind == "f" else np.float64) if on_y
+              else Y)
     layer_sums = np.zeros((n_layers, 6, n_targets))
     choice_layer = np.zeros((n_folds, 2, n_targets), dtype=np.int64)
     choice_alpha = np.zeros((n_folds, 2, n_targets), dtype=np.int64)
@@ -295,16 +325,28 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
         half_a, _ = split_halves(test, blocks)
         n_a = half_a.size  # test is contiguous: A = test[:n_a], B = test[n_a:]
         a_end, b_start = _guarded_scores(test, n_a, blocks, guard_blocks)
-        Ytr = as_tensor(Y[train], device, dtype)
-        Yte = as_tensor(Y[test], device, dtype)
+        if cutoff is not None:
+            # Separate projections for the training set and the test fold: no response or
+            # feature of one enters the other's slow fit.
+            hp_train = SlowProjector(times_s[train], segment_runs(train, trials), cutoff)
+            hp_test = SlowProjector(times_s[test], segment_runs(test, trials), cutoff)
+        if on_y:
+            y_eval[test] = hp_test(Y[test], y_eval.dtype)
+            Ytr = as_tensor(hp_train(Y[train], np.float32 if dtype == torch.float32
+                                     else np.float64), device, dtype)
+        else:
+            Ytr = as_tensor(Y[train], device, dtype)
+        Yte = as_tensor(y_eval[test], device, dtype)
         # best[0]: r on B of the prediction kept for A; best[1]: r on A of the one kept for B.
         best = torch.full((2, n_targets), -torch.inf, device=device, dtype=dtype)
         pred_kept = torch.zeros((test.size, n_targets), device=device, dtype=dtype)
         cached_X, Xtr0 = None, None
         for li, (X, scale) in enumerate(designs):
             if X is not cached_X:  # banded candidates share X: standardise and Gram once
-                Xtr0, Xte0 = _standardize(as_tensor(X[train], device, torch.float64),
-                                          as_tensor(X[test], device, torch.float64))
+                Xtr_f, Xte_f = (hp_train(X[train]), hp_test(X[test])) if on_x else (X[train],
+                                                                                    X[test])
+                Xtr0, Xte0 = _standardize(as_tensor(Xtr_f, device, torch.float64),
+                                          as_tensor(Xte_f, device, torch.float64))
                 gram0 = Xtr0.T @ Xtr0 if X.shape[1] <= train.size else None
                 cached_X = X
             if scale is None:
@@ -351,12 +393,13 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
     total = np.zeros((6, n_targets))
     for start in range(0, n_targets, 4096):
         sl = slice(start, start + 4096)
-        total[:, sl] = _moment_sums(torch.from_numpy(Y[:, sl].astype(np.float64)),
+        total[:, sl] = _moment_sums(torch.from_numpy(y_eval[:, sl].astype(np.float64)),
                                     torch.from_numpy(y_hat[:, sl]))
     layer, alpha_idx = _modal_choice(choice_layer, choice_alpha, n_layers, n_alphas)
     return CrossFitResult(y_hat=y_hat, r=r_from_totals(total), layer_r=r_from_totals(layer_sums),
                           layer=layer, alpha=alphas[alpha_idx], choice_layer=choice_layer,
-                          choice_alpha=choice_alpha, alphas=alphas, folds=folds)
+                          choice_alpha=choice_alpha, alphas=alphas, folds=folds, y_eval=y_eval,
+                          highpass_s=cutoff, highpass_on=highpass_on)
 
 
 def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, blocks: np.ndarray,
@@ -365,7 +408,10 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
                              device: str | torch.device = "cpu",
                              n_targets_batch: int | None = None,
                              dtype: torch.dtype = torch.float32,
-                             training: str = "cyclic") -> CrossFitResult:
+                             training: str = "cyclic", highpass_s: float | None = None,
+                             highpass_on: str = "responses",
+                             times_s: np.ndarray | None = None,
+                             trials: np.ndarray | None = None) -> CrossFitResult:
     """Cross-fitted ridge over layers and alphas (DESIGN.md §6).
 
     For each of ``n_folds`` contiguous folds (never splitting a block), ridge is fitted on the
@@ -403,18 +449,33 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
         folds after it, so that the permutation and swap tests on the predictions hold their
         level; ``all`` every other fold (ordinary K-fold; those tests are then
         anti-conservative). See :func:`~neuroalign.encoding.contiguous_folds`.
+    highpass_s : float or None
+        Cut-off period in seconds of the slow-component removal; None or 0 disables it. The
+        DCT cosines of longer period (:func:`~neuroalign.encoding.detrend.slow_basis`) are
+        regressed out of each training set and, separately, of each test fold, per run of
+        consecutive events of one trial, so no information crosses a fold cut.
+    highpass_on : {"responses", "features", "both"}
+        Which side(s) are high-passed. With ``responses``, the predictions are scored against
+        the high-passed responses, returned as ``result.y_eval``.
+    times_s : array of shape (n_events,) or None
+        Event times in seconds of movie; required when ``highpass_s`` is set.
+    trials : array of shape (n_events,) or None
+        Trial of each event (contiguous runs): segments never span two trials. None: one
+        trial.
 
     Returns
     -------
     result : CrossFitResult
         ``layer`` and ``alpha`` are the most frequent choice over the ``2 * n_folds`` halves;
         the predictions themselves use the per-half choices (``choice_layer``/``choice_alpha``).
+        ``y_eval`` holds the responses the predictions are scored against.
     """
     designs = [(np.asarray(X), None) for X in X_layers]
     if not designs:
         raise ValueError("'X_layers' is empty: give at least one feature array.")
     return _cross_fit(designs, Y, blocks, _check_alphas(alphas), n_folds, gap_blocks,
-                      guard_blocks, get_device(device), n_targets_batch, dtype, training)
+                      guard_blocks, get_device(device), n_targets_batch, dtype, training,
+                      highpass_s, highpass_on, times_s, trials)
 
 
 class CrossFittedRidge:
