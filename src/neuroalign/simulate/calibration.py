@@ -28,8 +28,13 @@ def _encoding(ds: EventDataset, X_layers: list[np.ndarray], config: dict[str, An
     n_events, n_el, n_bins = ds.responses.shape
     y = ds.responses.reshape(n_events, -1)
     enc = config["encoding"]
+    # The encoding job's settings, slow-component removal included (encoding.build._highpass).
     result = cross_fitted_predictions(X_layers, y, ds.blocks, alphas=enc["alphas"],
-                                      n_folds=enc["folds"], training=enc["training"])
+                                      n_folds=enc["folds"], training=enc["training"],
+                                      highpass_s=enc.get("highpass_s"),
+                                      highpass_on=enc.get("highpass_on", "responses"),
+                                      times_s=ds.times_s, trials=ds.trials)
+    y = result.y_eval
     sums = block_sums(y, result.y_hat, ds.blocks)
     p = permutation_p(y, result.y_hat, ds.blocks, ds.trials,
                       n_permutations=config["stats"]["n_permutations"], rng=rng)
