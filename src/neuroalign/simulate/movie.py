@@ -20,8 +20,9 @@ from ..io import atomic_path
 __all__ = ["image_pool", "plan_scenes", "plan_shots", "scene_setting", "scene_base",
            "render_frame", "write_movie"]
 
-_SETTING = 3  # source images per scene
+_SETTING = 2  # source images per scene (shot / reverse shot)
 _JITTER = 0.1  # per-shot tint jitter around the scene's palette (fraction)
+_GRADE = 0.3  # weight of the scene's colour grade (a uniform colour blended into every frame)
 
 # Only images whose files ship inside the scikit-image wheel (no pooch download).
 _SKIMAGE = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "page", "text",
@@ -132,8 +133,10 @@ def scene_setting(rng: np.random.Generator, prev: tuple[int, ...] = ()) -> dict:
     Returns
     -------
     dict
-        ``images``: ``_SETTING`` distinct indices into ``image_pool()``; ``tint``: RGB
-        gains, shape (3,), shared by the scene's shots.
+        ``images``: ``_SETTING`` distinct indices into ``image_pool()`` (at most one grey);
+        ``tint``: RGB gains, shape (3,), and ``grade``: an RGB colour, shape (3,), blended
+        into every frame with weight ``_GRADE`` (the scene's lighting / colour grading),
+        both shared by the scene's shots.
     """
     pool = image_pool()
     grey = _grey_images()
@@ -152,7 +155,8 @@ def scene_setting(rng: np.random.Generator, prev: tuple[int, ...] = ()) -> dict:
     else:
         images = [int(i) for i in rng.choice(choices, size=min(_SETTING, len(choices)),
                                              replace=False)]
-    return {"images": tuple(images), "tint": rng.uniform(0.55, 1.45, size=3)}
+    return {"images": tuple(images), "tint": rng.uniform(0.55, 1.45, size=3),
+            "grade": rng.uniform(40.0, 215.0, size=3)}
 
 
 @lru_cache(maxsize=1)
@@ -206,6 +210,8 @@ def scene_base(rng: np.random.Generator, size: int, prev: int | None,
                 * rng.uniform(1 - _JITTER, 1 + _JITTER, size=3)).astype(np.float32)
     b = int(round(1.4 * size))
     base = resize(crop * tint, (b, b), order=1, preserve_range=True, anti_aliasing=True)
+    if setting is not None:
+        base = (1.0 - _GRADE) * base + _GRADE * np.asarray(setting["grade"], np.float32)
     base = np.clip(base, 0, 255).astype(np.uint8)
     z0, z1 = rng.uniform(0.72, 1.0, size=2)  # window side, fraction of the base
     c0, c1 = rng.uniform(0.0, 1.0, size=(2, 2))  # window position within the free margin

@@ -275,7 +275,7 @@ def spike_waveform(rng: np.random.Generator, fs: float) -> np.ndarray:
     """One interictal-like epileptiform transient in µV.
 
     A sharp wave (asymmetric triangle: rise a third, decay two thirds of a 20-70 ms
-    duration, amplitude 250-600 µV, i.e. 5-25 times the channel's background SD) with a
+    duration, amplitude 350-900 µV, i.e. 7-35 times the channel's background SD) with a
     high-frequency burst under it (70-250 Hz noise of 6-10 % of the amplitude, RMS, so
     the transient reaches the high-gamma band at several times its background), followed
     by an opposite slow wave (half-sine of 150-300 ms, 20-40 % of the amplitude). Random
@@ -287,7 +287,7 @@ def spike_waveform(rng: np.random.Generator, fs: float) -> np.ndarray:
         Waveform starting at the sharp wave's onset; ``n_wave`` about ``0.07-0.37 * fs``.
     """
     dur = rng.uniform(0.02, 0.07)
-    amp = rng.uniform(250.0, 600.0) * rng.choice([-1.0, 1.0])
+    amp = rng.uniform(350.0, 900.0) * rng.choice([-1.0, 1.0])
     n_sharp = max(3, int(round(dur * fs)))
     n_rise = max(1, n_sharp // 3)
     sharp = np.concatenate([np.linspace(0.0, 1.0, n_rise, endpoint=False),
