@@ -529,3 +529,16 @@ def test_null_frac_and_mostly_null_paper_preset(tmp_path):
     kinds = list(g["electrodes"].values())
     planted = sum(k != "null" for k in kinds)
     assert abs(planted - 0.5 * len(kinds)) <= 3 and {"vision", "language", "multimodal"} <= set(kinds)
+
+
+def test_simulate_command_switches(tmp_path):
+    from neuroalign.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["simulate", "--out", str(out), "--preset", "tiny", "--latents", "random",
+                 "--source", "synthetic", "--n-subjects", "1", "--duration", "20",
+                 "--drift-sd", "0.3", "--spike-frac", "0", "--no-scenes",
+                 "--null-frac", "1"]) == 0
+    st = _gt(out)["structure"]
+    assert st["drift"]["sd"] == 0.3 and st["spikes"]["frac"] == 0.0 and st["scenes"] is None
+    assert set(_gt(out)["sub_1"]["electrodes"].values()) == {"null"}
