@@ -63,6 +63,14 @@ def _drive_per_event(truth, subject, name, movie, times):
     return drive
 
 
+def _detrend(times, y, half_s=10.0):
+    """Minus the mean over the events within ``half_s``: removes the simulator's slow drifts
+    (30-180 s) and scene-level latent components, which correlate by chance between any two
+    series over a 150 s movie far beyond what white noise does."""
+    near = np.abs(times[:, None] - times[None, :]) <= half_s
+    return y - (near @ y) / near.sum(axis=1)
+
+
 def test_planted_electrodes_show_in_high_gamma_responses(built):
     _, out, truth, _ = built
     resp = read_responses(out / "sub_1" / "language.h5")
@@ -72,11 +80,11 @@ def test_planted_electrodes_show_in_high_gamma_responses(built):
     times = events.set_index("event_id").loc[resp["event_id"], "time_s"].to_numpy()
     classes = truth["sub_1"]["electrodes"]
     for e, name in enumerate(resp["electrodes"]):
-        y = resp["responses"][:, e, post].mean(axis=1)
+        y = _detrend(times, resp["responses"][:, e, post].mean(axis=1))
         kind = classes[name]
         if kind == "null":
             continue
-        drive = _drive_per_event(truth, "sub_1", name, "sim-movie-a", times)[kind]
+        drive = _detrend(times, _drive_per_event(truth, "sub_1", name, "sim-movie-a", times)[kind])
         r = np.corrcoef(y, drive)[0, 1]
         assert r > 0.3, (name, kind, r)
     # Null contacts beside a planted one carry its signal through the Laplacian: skip them.
@@ -86,11 +94,13 @@ def test_planted_electrodes_show_in_high_gamma_responses(built):
     assert nulls
     planted = [n for n in resp["electrodes"] if classes[n] != "null"]
     for e in nulls:
-        y = resp["responses"][:, e, post].mean(axis=1)
+        y = _detrend(times, resp["responses"][:, e, post].mean(axis=1))
         for name in planted:
             kind = classes[name]
-            drive = _drive_per_event(truth, "sub_1", name, "sim-movie-a", times)[kind]
-            assert abs(np.corrcoef(y, drive)[0, 1]) < 0.25
+            drive = _detrend(times,
+                             _drive_per_event(truth, "sub_1", name, "sim-movie-a", times)[kind])
+            # A vision drive changes once per shot (~40 here): chance |r| has an SD near 0.15.
+            assert abs(np.corrcoef(y, drive)[0, 1]) < 0.3, (resp["electrodes"][e], name)
 
 
 def test_responses_file_contract(built, tiny_dataset):

@@ -284,3 +284,149 @@ def test_preprocess_rejects_events_outside(seeg):
     x = _pick(seeg, ["L'1", "L'2"])[:, :3000]
     with pytest.raises(ValueError, match="1 of 2 events"):
         preprocess_recording(lambda idx: x[idx], ["L'1", "L'2"], FS, [1000, 2900])
+
+
+# ---------------------------------------------------------------------------------------------
+# Epileptiform spikes
+
+
+def _null_channels(seed: int, rate_per_min: float, n_ch: int = 3, fs: float = 1024.0,
+                   duration_s: float = 240.0):
+    """Simulator null channels (no stimulus drive), with spikes at Poisson times if rate > 0."""
+    from neuroalign.simulate import signals
+
+    rng = np.random.default_rng(seed)
+    n = int(duration_s * fs)
+    shaft, line = signals.pink_noise(rng, n, fs), signals.line_noise(rng, n, fs)
+    xs, truth = [], []
+    for _ in range(n_ch):
+        x = signals.brain_signal(rng, n, fs, shaft, line, None, 0.0)
+        t = signals.spike_times(rng, duration_s, rate_per_min) if rate_per_min else np.array([])
+        signals.add_spikes(x, t, fs, rng)
+        xs.append(x)
+        truth.append(np.round(t * fs).astype(int))
+    return np.array(xs), truth
+
+
+def _match(a: np.ndarray, b: np.ndarray, tol: int) -> float:
+    """Fraction of ``a`` with an element of ``b`` within ``tol`` samples."""
+    return float(np.mean([np.any(np.abs(b - x) <= tol) for x in a])) if len(a) else 1.0
+
+
+def test_detect_spikes_finds_the_planted_ones():
+    from neuroalign.data.preprocessing import detect_spikes
+
+    fs = 1024.0
+    spiky, truth = _null_channels(1, 10.0, fs=fs)
+    clean, _ = _null_channels(1, 0.0, fs=fs)
+    found = detect_spikes(spiky, fs)
+    tol = int(0.06 * fs)
+    recall = np.mean([_match(truth[c], found[c], tol) for c in range(len(truth))])
+    precision = np.mean([_match(found[c], truth[c], tol) for c in range(len(truth))])
+    assert sum(map(len, truth)) > 80
+    assert recall >= 0.9 and precision >= 0.95, (recall, precision)
+    assert sum(map(len, detect_spikes(clean, fs))) == 0  # nothing on spike-free data
+    with pytest.raises(ValueError, match="allowed values are > 1"):
+        detect_spikes(spiky, fs, threshold=0.5)
+
+
+def test_spike_masking_keeps_a_spiking_null_electrode_calibrated():
+    """A null electrode with spikes gives no more event-locked response than without."""
+    fs = 1024.0
+    spiky, _ = _null_channels(1, 10.0, fs=fs)
+    clean, _ = _null_channels(1, 0.0, fs=fs)
+    names = ["A1", "A2", "A3"]
+    events = np.sort(np.random.default_rng(7).uniform(2 * fs, spiky.shape[1] - 3 * fs, 400))
+    events = events.astype(int)
+
+    def run(data, spikes):
+        return preprocess_recording(lambda idx: data[idx], names, fs, events, reference="none",
+                                    spikes=spikes)
+
+    def max_z(res):  # largest |event mean| over bins in SEs, per channel
+        r = res.responses.astype(float)
+        return np.abs(r.mean(axis=0) / (r.std(axis=0) / np.sqrt(len(r)))).max(axis=1)
+
+    base, masked, raw = run(clean, None), run(spiky, {}), run(spiky, {"action": "none"})
+    assert masked.spike_hit.sum() > 0.2 * masked.spike_hit.size  # many events hit
+    # The event mean stays within its noise with masking, as without spikes (81 bins).
+    assert np.all(max_z(masked) < 4.0), max_z(masked)
+    assert np.all(max_z(masked) < max_z(base) + 1.0), (max_z(masked), max_z(base))
+    # Per-event spread back to the clean one; unmasked spikes inflate it.
+    sd = {k: r.responses.mean(axis=2).std(axis=0) for k, r in
+          (("base", base), ("masked", masked), ("raw", raw))}
+    assert np.all(sd["masked"] < 1.3 * sd["base"]) and np.all(sd["raw"] > 1.4 * sd["base"]), sd
+    # Recording only (action 'none') detects the same spikes and leaves responses as without.
+    assert {k: v.tolist() for k, v in raw.spikes.items()} == \
+        {k: v.tolist() for k, v in masked.spikes.items()}
+    np.testing.assert_array_equal(raw.responses, run(spiky, None).responses)
+
+
+def test_spike_detection_leaves_clean_data_unchanged():
+    fs = 1024.0
+    clean, _ = _null_channels(3, 0.0, fs=fs, duration_s=60.0)
+    events = np.arange(int(2 * fs), clean.shape[1] - int(3 * fs), int(1.3 * fs))
+    kw = dict(reference="none")
+    on = preprocess_recording(lambda idx: clean[idx], ["A1", "A2", "A3"], fs, events,
+                              spikes={}, **kw)
+    off = preprocess_recording(lambda idx: clean[idx], ["A1", "A2", "A3"], fs, events, **kw)
+    np.testing.assert_array_equal(on.responses, off.responses)
+    assert not on.spike_hit.any() and all(len(v) == 0 for v in on.spikes.values())
+    with pytest.raises(ValueError, match="Allowed values are 'none' and 'mask'"):
+        preprocess_recording(lambda idx: clean[idx], ["A1", "A2", "A3"], fs, events,
+                             spikes={"action": "drop"}, **kw)
+    with pytest.raises(ValueError, match="allowed keys"):
+        preprocess_recording(lambda idx: clean[idx], ["A1", "A2", "A3"], fs, events,
+                             spikes={"thresh": 5}, **kw)
+
+
+def test_mask_excluded_from_zscore():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 4000))
+    mask = np.zeros_like(x, bool)
+    mask[0, 1000:1200] = True
+    x[0, 1000:1200] += 500.0  # a transient
+    out = filter_band(x, FS, line_freq=None, band="broadband", mask=mask)
+    assert np.all(out[mask] == 0)
+    assert abs(out[~mask].mean()) < 1e-6 and abs(out[~mask].std() - 1) < 1e-4
+    with pytest.raises(ValueError, match="mask must have"):
+        filter_band(x, FS, line_freq=None, band="broadband", mask=mask[:, :10])
+
+
+def test_data_stage_records_spikes_against_ground_truth(built):
+    """The tiny dataset's planted spikes are found in the responses file (default config)."""
+    import re
+
+    import h5py
+
+    cfg, out, truth, summaries = built
+    assert cfg["preprocessing"]["spikes"]["detect"] and cfg["preprocessing"]["spikes"]["action"] == "mask"
+    split = re.compile(r"^(.*?)(\d+)$")
+    recalls, precisions = [], []
+    for sub in ("sub_1", "sub_2"):
+        g = truth[sub]
+        with h5py.File(out / sub / "language.h5", "r") as f:
+            assert f.attrs["spikes_action"] == "mask"
+            electrodes = [e.decode() for e in f["electrodes"][()]]
+            hit = f["spike_hit"][()]
+            assert hit.shape == f["responses"].shape[:2] and hit.any()
+            det = {(int(t), e.decode(), int(s)) for t, e, s in
+                   zip(f["spike_trial"][()], f["spike_electrode"][()], f["spike_sample"][()],
+                       strict=True)}
+        assert summaries[sub]["language"]["spikes_detected"] == len(det)
+        tol = int(0.06 * g["fs"])
+        for t, per in g["spikes"]["times_s"].items():
+            planted = {lab: np.round(np.asarray(v) * g["fs"]).astype(int) for lab, v in per.items()}
+            found = {e: np.array([s for tt, ee, s in det if tt == int(t) and ee == e])
+                     for e in electrodes}
+            for lab, times in planted.items():
+                if lab in found:
+                    recalls.append(_match(times, found[lab], tol))
+            for e, times in found.items():
+                # The Laplacian carries a contact's spike into its same-shaft neighbours.
+                shaft, num = split.match(e).groups()
+                near = [f"{shaft}{int(num) + d}" for d in (-1, 0, 1)]
+                src = np.concatenate([planted.get(n, np.array([], int)) for n in near])
+                if len(times):
+                    precisions.append(_match(times, src, tol))
+    assert np.mean(recalls) >= 0.9 and np.mean(precisions) >= 0.95, (recalls, precisions)

@@ -31,6 +31,17 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--additive-frac", type=float, default=0.0,
                    help="fraction of electrodes also planted as additive vision+language "
                         "(a linear mix that must not be called a multimodal site)")
+    p.add_argument("--null-frac", type=float, default=None,
+                   help="fraction of electrodes left null (the rest planted in the preset's "
+                        "class proportions); 1 plants nothing")
+    p.add_argument("--drift-sd", type=float, default=None,
+                   help="SD of the slow high-gamma envelope gain, in units of its mean "
+                        "(default: the preset's, = its snr); 0 switches drift off")
+    p.add_argument("--spike-frac", type=float, default=None,
+                   help="fraction of electrodes with interictal-like spikes (default: the "
+                        "preset's, 0.15); 0 switches spikes off")
+    p.add_argument("--no-scenes", dest="scenes", action="store_false", default=None,
+                   help="independent shots instead of shots nested in scenes of 1-3 min")
     p.set_defaults(func=_run_simulate)
 
 
@@ -39,7 +50,9 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
     simulate_dataset(args.out, preset=args.preset, seed=args.seed, latents=args.latents,
                      source=args.source, snr=args.snr, n_subjects=args.n_subjects,
-                     duration_s=args.duration, additive_frac=args.additive_frac)
+                     duration_s=args.duration, additive_frac=args.additive_frac,
+                     null_frac=args.null_frac, drift_sd=args.drift_sd,
+                     spike_frac=args.spike_frac, scenes=args.scenes)
     return 0
 
 

@@ -232,8 +232,10 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
     names = clean["name"].tolist()
     channel_index = clean["channel_index"].to_list()
 
-    parts: dict[str, dict[str, list]] = {a: {"resp": [], "ids": [], "trial": [], "movie": []}
+    parts: dict[str, dict[str, list]] = {a: {"resp": [], "ids": [], "trial": [], "movie": [],
+                                             "hit": []}
                                          for a in alignments}
+    spike_rows: list[tuple[int, str, int]] = []  # (trial, electrode, sample)
     summary: dict[str, dict[str, Any]] = {a: {"subject": subject, "alignment": a, "trials": {}}
                                           for a in alignments}
     out_names: list[str] | None = None
@@ -274,21 +276,27 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
             band=pp["band"], line_freq=pp["line_freq"], high_gamma=tuple(pp["high_gamma"]),
             tmin=pp["tmin"], tmax=pp["tmax"], window_s=pp["window_s"], step_s=pp["step_s"],
             chunk_channels=chunk_size(n_samples, pp["chunk_channels"], pp["memory_mb"]),
-            verbose=verbose)
-        responses = result.responses
+            spikes=pp["spikes"], verbose=verbose)
+        responses, hit = result.responses, result.spike_hit
+        spike_rows += [(int(trial), name, int(x)) for name, peaks in result.spikes.items()
+                       for x in peaks]
         if out_names is None:
             out_names = list(result.names)
         elif list(result.names) != out_names:
             # Keep the electrodes usable in every trial, in the first trial's order.
             keep = [n for n in out_names if n in set(result.names)]
+            cols = [out_names.index(n) for n in keep]
             for part in parts.values():
-                part["resp"] = [r[:, [out_names.index(n) for n in keep]] for r in part["resp"]]
+                part["resp"] = [r[:, cols] for r in part["resp"]]
+                part["hit"] = [h[:, cols] for h in part["hit"]]
             responses = responses[:, [list(result.names).index(n) for n in keep]]
+            hit = hit[:, [list(result.names).index(n) for n in keep]]
             out_names = keep
         offsets = np.cumsum([0] + counts)
         for k, alignment in enumerate(alignments):
             n = counts[k]
             parts[alignment]["resp"].append(responses[offsets[k]:offsets[k + 1]])
+            parts[alignment]["hit"].append(hit[offsets[k]:offsets[k + 1]])
             parts[alignment]["ids"].append(kept[alignment])
             parts[alignment]["trial"].append(np.full(n, trial, dtype=np.int64))
             parts[alignment]["movie"].append(np.full(n, movie, dtype=object))
@@ -308,10 +316,24 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
             f.create_dataset("trial", data=np.concatenate(part["trial"]))
             f.create_dataset("movie", data=np.concatenate(part["movie"]).astype("S"))
             f.create_dataset("electrodes", data=np.array(out_names, dtype="S"))
+            # Epileptiform spikes (preprocessing.spikes): which event x electrode responses
+            # a detected spike's interval hits, and every detection (trial, electrode, sample).
+            hits = np.concatenate(part["hit"], axis=0)
+            f.create_dataset("spike_hit", data=hits,
+                             **({"compression": "gzip", "compression_opts": 1} if hits.size else {}))
+            rows = [r for r in spike_rows if r[1] in set(out_names)]
+            f.create_dataset("spike_trial", data=np.array([r[0] for r in rows], np.int64))
+            f.create_dataset("spike_electrode", data=np.array([r[1] for r in rows], dtype="S"))
+            f.create_dataset("spike_sample", data=np.array([r[2] for r in rows], np.int64))
             f.attrs.update({
                 "bin_centers_s": np.asarray(bin_centers, float), "window_s": pp["window_s"],
                 "step_s": pp["step_s"], "tmin": pp["tmin"], "tmax": pp["tmax"],
                 "reference": pp["reference"], "band": pp["band"], "line_freq": pp["line_freq"],
+                "spikes_detect": bool(pp["spikes"]["detect"]),
+                "spikes_action": pp["spikes"]["action"],
+                "spikes_threshold": float(pp["spikes"]["threshold"]),
+                "spikes_band": np.asarray(pp["spikes"]["band"], float),
+                "spikes_pad_s": float(pp["spikes"]["pad_s"]),
                 "fs": np.array([fs_by_trial[t] for t in sorted(fs_by_trial)], float),
                 "fs_trials": np.array(sorted(fs_by_trial), np.int64),
                 "subject": subject, "alignment": alignment, "neuroalign_version": __version__,
@@ -319,7 +341,9 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
                 "recording_fingerprints": str(sorted(hashes.items())),
             })
         summary[alignment].update({"electrodes": len(out_names), "bins": int(responses.shape[2]),
-                                   "events": int(responses.shape[0])})
+                                   "events": int(responses.shape[0]),
+                                   "spikes_detected": len(rows),
+                                   "spike_hit_responses": int(hits.sum())})
         logger.info("%s/%s: responses %s -> %s", subject, alignment, responses.shape, out)
     return summary
 

@@ -12,7 +12,16 @@ preset     subjects  fs (Hz)        brain electrodes / subject  movies (duration
 =========  ========  =============  ==========================  ==============================
 
 The class mix (fractions of the *clean* brain electrodes that are vision, language
-and multimodal; the rest are null) and the default ``snr`` are preset fields too.
+and multimodal; the rest are null) and the default ``snr`` are preset fields too, as is
+the realistic structure every preset plants by default (``ground_truth.json`` records it):
+
+- slow envelope drifts (``drift_sd``, ``drift_tau_s``, ``drift_shared``): every clean
+  brain electrode's high-gamma envelope is multiplied by a log-normal gain that follows
+  ``simulate.drift.slow_drift`` (minutes-long Ornstein-Uhlenbeck processes);
+- scene structure (``scene_len_s``, ``scene_share``): shots (``scene_s``, the cuts) are
+  nested in scenes that share their source images, palette and a latent component;
+- interictal-like spikes (``spike_frac``, ``spike_rate_per_min``) on a fraction of the
+  electrodes, at Poisson times independent of the movie.
 """
 
 from __future__ import annotations
@@ -52,7 +61,32 @@ class Preset:
     frame_size : int
         Movie frames are ``frame_size x frame_size`` RGB.
     scene_s : tuple of float
-        Range of scene durations in seconds (uniform).
+        Range of *shot* durations in seconds (uniform); every shot start is a scene cut
+        event (``scene_cuts/{movie}.csv``, the vision alignment).
+    scene_len_s : tuple of float | None
+        Range of *scene* durations in seconds (uniform): consecutive shots of a scene share
+        its setting (source images), palette and a latent component, so that frame
+        statistics and network features drift on the scene time scale as in real films.
+        ``None``: no scenes (every shot independent, as before scene structure existed).
+    scene_share : float
+        Fraction of each latent's variance shared by the shots (vision) and words
+        (language, ``latents="random"`` only) of a scene, in [0, 1].
+    drift_sd : float
+        Standard deviation of the slow multiplicative gain of every clean brain electrode's
+        high-gamma envelope, in units of its mean (0: no drift). The gain is
+        ``exp(s z(t) - s^2 / 2)`` with ``z`` a unit-variance slow drift and
+        ``s = sqrt(log(1 + drift_sd^2))``, so its mean is 1 and its standard deviation
+        ``drift_sd``. The default equals the preset's ``snr``: the drift moves the envelope
+        as much as the stimulus drive of a planted electrode does.
+    drift_tau_s : tuple of float
+        Range of the drift's time constants in seconds (see ``slow_drift``).
+    drift_shared : float
+        Fraction of the log-gain variance shared by all electrodes of a subject (an
+        arousal-like common component), in [0, 1].
+    spike_frac : float
+        Fraction of the clean brain electrodes with interictal-like spikes (0: none).
+    spike_rate_per_min : tuple of float
+        Range of the spiking electrodes' Poisson spike rates, per minute (uniform).
     separate_classes : bool
         If True, same-shaft neighbours never carry two different planted classes (a
         planted contact's neighbours are null or of its class), so local re-referencing
@@ -74,6 +108,13 @@ class Preset:
     frame_size: int = 224
     scene_s: tuple[float, float] = (2.0, 5.5)
     separate_classes: bool = False
+    scene_len_s: tuple[float, float] | None = (60.0, 180.0)
+    scene_share: float = 0.5
+    drift_sd: float = 0.8
+    drift_tau_s: tuple[float, float] = (30.0, 180.0)
+    drift_shared: float = 0.25
+    spike_frac: float = 0.15
+    spike_rate_per_min: tuple[float, float] = (2.0, 10.0)
 
     @property
     def n_subjects(self) -> int:
@@ -87,6 +128,9 @@ PRESETS: dict[str, Preset] = {
         trials=(("sim-movie-a",), ("sim-movie-a", "sim-movie-b")),
         movies={"sim-movie-a": 150.0, "sim-movie-b": 60.0},
         class_frac=(0.12, 0.12, 0.12), snr=1.0, frame_size=128,
+        # Scenes scaled to the 150 s movie, so that it holds several (1-3 min scenes
+        # would give it one or two); the drift matches the preset's snr.
+        scene_len_s=(30.0, 75.0), drift_sd=1.0,
     ),
     "demo": Preset(
         name="demo", fs=(2048.0, 1024.0), n_electrodes=48,
@@ -108,6 +152,7 @@ PRESETS: dict[str, Preset] = {
         n_electrodes=None,
         trials=tuple((f"sim-movie-{s:02d}",) for s in range(1, 11)),
         movies={f"sim-movie-{s:02d}": 3600.0 for s in range(1, 11)},
-        class_frac=(0.1, 0.1, 0.1), snr=0.8, frame_size=160,
+        # Mostly null, as real recordings: most contacts are no integration site.
+        class_frac=(0.05, 0.05, 0.05), snr=0.8, frame_size=160,
     ),
 }

@@ -4,13 +4,17 @@ Signal model of one brain channel (µV), at the recording rate ``fs``::
 
     x(t) = a_pink * (0.75 * own_pink(t) + 0.66 * shaft_pink(t))   # 1/f^2 background
          + g * line(t)                                              # 60 Hz + harmonics
-         + b * max(1 + snr * drive(t), 0.05) * hg(t)               # high-gamma carrier
+         + b * gain(t) * max(1 + snr * drive(t), 0.05) * hg(t)     # high-gamma carrier
+         + spikes(t)                                                # interictal-like
          + white(t)
 
 ``hg`` is unit-RMS Gaussian noise band-limited to 70-250 Hz, ``shaft_pink`` is shared by
 the contacts of a shaft (removed by Laplacian re-referencing), ``line`` is shared by the
 subject, and ``drive`` (zero mean, unit variance over the recording) is 0 for null
-electrodes. Drives are built on a 100 Hz grid and interpolated to ``fs``.
+electrodes. ``gain`` is the slow drift of the envelope (mean 1, log-normal, minutes-long;
+1 without drift, see ``drift_gain``) and ``spikes`` a sum of ``spike_waveform`` transients
+at Poisson times (0 on electrodes without spikes). Drives and gains are built on a 100 Hz
+grid and interpolated to ``fs``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from scipy.signal import fftconvolve
 
 __all__ = ["DRIVE_FS", "response_kernel", "random_latents", "TrialTiming", "trigger_table",
            "electrode_drive", "brain_signal", "artifact_signal", "line_noise", "pink_noise",
-           "trigger_channel", "dc_channel"]
+           "trigger_channel", "dc_channel", "drift_gain", "spike_waveform", "spike_times",
+           "add_spikes"]
 
 DRIVE_FS = 100.0  # Hz, grid of the stimulus drives (they are smooth at this scale)
 
@@ -46,13 +51,15 @@ def _zscore(x: np.ndarray) -> np.ndarray:
 
 def random_latents(n_scenes: int, sentence_idx: np.ndarray, k: int,
                    rng: np.random.Generator, rho: float = 0.8,
-                   rho_reset: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+                   rho_reset: float = 0.3, shot_scene: np.ndarray | None = None,
+                   word_scene: np.ndarray | None = None,
+                   scene_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Content-free latents, autocorrelated like a real movie's.
 
     Parameters
     ----------
     n_scenes : int
-        Number of scenes.
+        Number of shots (each cut starts one; the name predates scenes of shots).
     sentence_idx : numpy.ndarray, shape (n_words,)
         Sentence of each word.
     k : int
@@ -62,14 +69,25 @@ def random_latents(n_scenes: int, sentence_idx: np.ndarray, k: int,
     rho, rho_reset : float
         AR(1) coefficient between words of a sentence, and across a sentence start
         (partial reset).
+    shot_scene : numpy.ndarray, shape (n_scenes,) | None
+        Scene of each shot (film scenes of several shots); with ``word_scene`` and
+        ``scene_share > 0`` each scene adds a shared N(0, I) component.
+    word_scene : numpy.ndarray, shape (n_words,) | None
+        Scene on screen at each word.
+    scene_share : float
+        Fraction of the variance of both latents that is the scene's component (its
+        setting for vision, its topic for language), in [0, 1].
 
     Returns
     -------
     vision : numpy.ndarray, shape (n_scenes, k)
-        i.i.d. N(0, I) per scene (constant within a scene), z-scored.
+        ``sqrt(1 - s) e_shot + sqrt(s) c_scene`` per shot (constant within a shot),
+        z-scored.
     language : numpy.ndarray, shape (n_words, k)
-        AR(1) across words, z-scored.
+        ``sqrt(1 - s) AR(1) + sqrt(s) t_scene`` across words, z-scored.
     """
+    if not 0.0 <= scene_share <= 1.0:
+        raise ValueError(f"scene_share must be in [0, 1], got {scene_share!r}.")
     vision = rng.standard_normal((n_scenes, k))
     eps = rng.standard_normal((len(sentence_idx), k))
     lang = np.zeros_like(eps)
@@ -78,6 +96,12 @@ def random_latents(n_scenes: int, sentence_idx: np.ndarray, k: int,
         r = rho_reset if i == 0 or sentence_idx[i] != sentence_idx[i - 1] else rho
         prev = r * prev + np.sqrt(1 - r * r) * eps[i]
         lang[i] = prev
+    if scene_share > 0 and shot_scene is not None and word_scene is not None:
+        n_sc = int(max(np.max(shot_scene), np.max(word_scene, initial=0))) + 1
+        setting, topic = rng.standard_normal((2, n_sc, k))
+        a, c = np.sqrt(1.0 - scene_share), np.sqrt(scene_share)
+        vision = a * vision + c * setting[np.asarray(shot_scene)]
+        lang = a * lang + c * topic[np.asarray(word_scene)]
     return _zscore(vision), _zscore(lang)
 
 
@@ -226,21 +250,98 @@ def line_noise(rng: np.random.Generator, n: int, fs: float) -> np.ndarray:
     return x
 
 
+def drift_gain(z: np.ndarray, sd: float) -> np.ndarray:
+    """Log-normal gain of mean 1 and standard deviation ``sd`` from a unit-variance drift.
+
+    Parameters
+    ----------
+    z : numpy.ndarray, any shape
+        Zero-mean, unit-variance (Gaussian) slow drift, e.g. from ``slow_drift``.
+    sd : float
+        Standard deviation of the gain (its mean is 1), >= 0; 0 gives ones.
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``z``
+        ``exp(s z - s^2 / 2)`` with ``s = sqrt(log(1 + sd^2))``.
+    """
+    if not sd >= 0:
+        raise ValueError(f"drift sd must be >= 0, got {sd!r}.")
+    s = np.sqrt(np.log1p(sd * sd))
+    return np.exp(s * np.asarray(z, dtype=float) - s * s / 2.0)
+
+
+def spike_waveform(rng: np.random.Generator, fs: float) -> np.ndarray:
+    """One interictal-like epileptiform transient in µV.
+
+    A sharp wave (asymmetric triangle: rise a third, decay two thirds of a 20-70 ms
+    duration, amplitude 350-900 µV, i.e. 7-35 times the channel's background SD) with a
+    high-frequency burst under it (70-250 Hz noise of 6-10 % of the amplitude, RMS, so
+    the transient reaches the high-gamma band at several times its background), followed
+    by an opposite slow wave (half-sine of 150-300 ms, 20-40 % of the amplitude). Random
+    polarity.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_wave,)
+        Waveform starting at the sharp wave's onset; ``n_wave`` about ``0.07-0.37 * fs``.
+    """
+    dur = rng.uniform(0.02, 0.07)
+    amp = rng.uniform(350.0, 900.0) * rng.choice([-1.0, 1.0])
+    n_sharp = max(3, int(round(dur * fs)))
+    n_rise = max(1, n_sharp // 3)
+    sharp = np.concatenate([np.linspace(0.0, 1.0, n_rise, endpoint=False),
+                            np.linspace(1.0, 0.0, n_sharp - n_rise)])
+    burst = band_noise(rng, n_sharp, fs) * np.hanning(n_sharp) * rng.uniform(0.06, 0.10)
+    n_slow = int(round(rng.uniform(0.15, 0.3) * fs))
+    slow = -rng.uniform(0.2, 0.4) * np.sin(np.pi * np.arange(n_slow) / n_slow)
+    return amp * np.concatenate([sharp + burst, slow])
+
+
+def spike_times(rng: np.random.Generator, duration_s: float, rate_per_min: float) -> np.ndarray:
+    """Poisson event times in ``[0, duration_s)`` s at ``rate_per_min``, sorted, shape (n,)."""
+    n = int(rng.poisson(rate_per_min * duration_s / 60.0))
+    return np.sort(rng.uniform(0.0, duration_s, size=n))
+
+
+def add_spikes(x: np.ndarray, times_s: np.ndarray, fs: float,
+               rng: np.random.Generator) -> np.ndarray:
+    """Add one :func:`spike_waveform` at each time (s since the start of ``x``), in place.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        ``x``.
+    """
+    for t in np.asarray(times_s, dtype=float):
+        wave = spike_waveform(rng, fs)
+        a = int(round(t * fs))
+        b = min(len(x), a + len(wave))
+        if 0 <= a < b:
+            x[a:b] += wave[:b - a]
+    return x
+
+
 def brain_signal(rng: np.random.Generator, n: int, fs: float, shaft_pink: np.ndarray,
-                 line: np.ndarray, drive: np.ndarray | None, snr: float) -> np.ndarray:
+                 line: np.ndarray, drive: np.ndarray | None, snr: float,
+                 gain: np.ndarray | None = None) -> np.ndarray:
     """One brain channel in µV (see the module docstring), shape (n,) float64.
 
-    ``drive`` is the electrode's drive on the 100 Hz grid (``None`` for a null electrode).
+    ``drive`` is the electrode's drive on the 100 Hz grid (``None`` for a null electrode)
+    and ``gain`` its slow envelope gain on the same grid (``None``: 1).
     """
     a_pink = rng.uniform(25.0, 50.0)
     x = a_pink * (0.75 * pink_noise(rng, n, fs) + 0.66 * shaft_pink)
     x += rng.uniform(0.8, 1.2) * line
     b = rng.uniform(4.0, 6.0)  # background high-gamma RMS, µV
     hg = band_noise(rng, n, fs)
+    t = np.arange(n) / fs
     if drive is not None:
         grid_t = np.arange(len(drive)) / DRIVE_FS
-        env = np.interp(np.arange(n) / fs, grid_t, drive)
+        env = np.interp(t, grid_t, drive)
         hg *= np.maximum(1.0 + snr * env, 0.05)
+    if gain is not None:
+        hg *= np.interp(t, np.arange(len(gain)) / DRIVE_FS, gain)
     x += b * hg
     x += rng.standard_normal(n)  # amplifier noise, 1 µV
     return x
