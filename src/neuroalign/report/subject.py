@@ -396,9 +396,9 @@ def render_subject_report(config: dict[str, Any], subject: str,
         "multimodal model (y) against the best unimodal (vision or language) model of that "
         "electrode (x), coloured by the electrode's class in that alignment. Dashed: "
         "identity."))
-    auto_rows, pooled = _residual_autocorr(groups)
+    auto_rows, autocorr_values = _residual_autocorr(groups)
     figs.append(EmbeddedFigure.from_figure(
-        _plot_autocorr_hist(pooled), "residual_autocorr", "Residual block autocorrelation",
+        _plot_autocorr_hist(autocorr_values), "residual_autocorr", "Residual block autocorrelation",
         f"Lag-1 correlation of residual block means over every target (electrode × bin) of the "
         f"trained models. Block resampling assumes nearly independent blocks: targets right "
         f"of the dashed line ({RESIDUAL_AUTOCORR_LIMIT}) are flagged; use longer blocks "
