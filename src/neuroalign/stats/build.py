@@ -141,6 +141,11 @@ def compute_stats(config: dict[str, Any], subject: str,
             comp, trained, random, roles, responsive, alignment)
     comparisons = pd.concat(frames, ignore_index=True)
     aligns = list(tables)
+    shapes = {a: model_p[a].shape[0] for a in aligns}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"Subject {subject!r}: the alignments have different numbers of "
+                         f"multimodal models ({shapes}); a site needs the same models in every "
+                         "alignment (sites.multimodal_models).")
     sites = pd.concat([combine_alignments(model_p, tables, resp_p), *tables.values()], axis=1)
     for col in claim_columns(aligns):
         sites[q_column(col, "subject_q")] = bh_fdr(sites[col].to_numpy(np.float64))
