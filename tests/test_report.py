@@ -113,7 +113,7 @@ def make_subject(root: Path, subject: str = "sub_1", space: str = "MNI",
     for a in ALIGNMENTS:
         for comparison, model_a, model_b in (
                 ("trained-vs-random", "sim-multimodal", "sim-multimodal/random"),
-                ("multimodal-vs-best-vision", "sim-multimodal", "sim-vision"),
+                ("multimodal-vs-vision", "sim-multimodal", "sim-vision"),
                 ("multimodal-vs-concat", "sim-multimodal", "concat")):
             for e, name in enumerate(names[:5]):
                 comp_rows.append({"alignment": a, "comparison": comparison, "model_a": model_a,
@@ -355,3 +355,39 @@ def test_workflow_reports(tiny_workflow, tmp_path):
     res = snakemake(work, cfg, "--report", str(report))
     assert res.returncode == 0, res.stderr[-3000:]
     assert report.stat().st_size > 10_000
+
+
+def test_reports_show_the_pooled_classes(tmp_path, config):
+    from neuroalign.report import render_subject_report
+
+    subjects = [make_subject(tmp_path, "sub_1"), make_subject(tmp_path, "sub_2", "native")]
+    # The pooled table demotes sub_2's site (BH across both subjects) and keeps the rest.
+    frames = []
+    for s in subjects:
+        t = pd.read_parquet(s["sites"]).assign(subject=s["subject"])
+        t["subject_class"] = t["class"]
+        frames.append(t)
+    pooled = pd.concat(frames, ignore_index=True)
+    demoted = (pooled["subject"] == "sub_2") & (pooled["class"] == "multimodal")
+    assert demoted.sum() == 1
+    pooled.loc[demoted, ["class", "language_class", "vision_class"]] = "responsive"
+    pooled["q_site"] = np.where(demoted, 0.2, 0.01)
+    write_parquet(pooled, tmp_path / "stats" / "sites.parquet")
+    out_tsv = tmp_path / "sites.tsv"
+    render_summary(config, [s["sites"] for s in subjects], [s["electrodes"] for s in subjects],
+                   tmp_path / "summary.html", out_tsv, verbose=False,
+                   pooled=tmp_path / "stats" / "sites.parquet")
+    tsv = pd.read_csv(out_tsv, sep="\t")
+    got = tsv[tsv["class"] == "multimodal"]["subject"].tolist()
+    assert got == ["sub_1"]
+    assert "q_site" in tsv.columns and "subject_class" in tsv.columns
+    out = tmp_path / "r2.html"
+    res = render_subject_report(config, "sub_2", subjects[1]["encodings"],
+                                subjects[1]["electrodes"], subjects[1]["comparisons"],
+                                subjects[1]["sites"], out,
+                                pooled=tmp_path / "stats" / "sites.parquet")
+    assert res["classes"].get("multimodal", 0) == 0
+    with pytest.raises(ValueError, match="sub_3"):
+        render_summary(config, [subjects[0]["sites"]], [subjects[0]["electrodes"]],
+                       tmp_path / "x.html", tmp_path / "x.tsv", subjects=["sub_3"],
+                       pooled=tmp_path / "stats" / "sites.parquet")

@@ -20,6 +20,7 @@ import pytest
 from neuroalign.simulate.validation import run_control_chain, score_sites
 from neuroalign.stats import COMPARISON_COLUMNS, compute_stats, load_encodings
 from neuroalign.stats.cli import add_parser
+from neuroalign.stats.sites import claim_columns, q_column
 
 SUBJECT, ALIGNMENTS = "sub_1", ("language", "vision")
 
@@ -44,8 +45,8 @@ def test_output_schemas(fitted):
     _, _, _, _, stats_dir = fitted
     comp = pd.read_parquet(stats_dir / "comparisons.parquet")
     assert list(comp.columns) == COMPARISON_COLUMNS
-    assert set(comp["comparison"]) == {"trained-vs-random", "multimodal-vs-best-vision",
-                                       "multimodal-vs-best-language", "multimodal-vs-concat",
+    assert set(comp["comparison"]) == {"trained-vs-random", "multimodal-vs-vision",
+                                       "multimodal-vs-language", "multimodal-vs-concat",
                                        "multimodal-vs-banded"}
     assert set(comp["alignment"]) == set(ALIGNMENTS)
     assert comp["p"].between(0, 1).all() and comp["q"].between(0, 1).all()
@@ -57,6 +58,9 @@ def test_output_schemas(fitted):
                     "vs_language_model", "vs_concat_q", "vs_banded_q", "residual_autocorr"):
             assert f"{al}_{col}" in sites.columns
     assert sites["region"].notna().all()
+    for col in claim_columns(list(ALIGNMENTS)):  # one p per electrode per claim, and its q
+        assert sites[col].between(0, 1).all(), col
+        assert sites[q_column(col, "subject_q")].between(0, 1).all(), col
 
 
 def test_planted_sites(fitted):

@@ -129,12 +129,16 @@ def subject_encodings(subject):
     return [p for p in all_encoding_outputs() if f"/subjects/{subject}/" in p]
 
 
+# The pooled stats job's table: final classes from BH across all subjects' electrodes.
+POOLED_SITES = f"{RESULTS}/stats/sites.parquet"
+
+
 def all_stats_outputs():
     return [
         f"{RESULTS}/subjects/{s}/stats/{name}.parquet"
         for s in SUBJECTS
         for name in ("comparisons", "sites")
-    ]
+    ] + [POOLED_SITES]
 
 
 # ---- report stage (DESIGN.md §7): per-subject reports, the summary and sites.tsv.

@@ -1,5 +1,6 @@
 # Report stage: one self-contained HTML report per subject, then the cross-subject summary and
-# sites.tsv (DESIGN.md §4, §7). Outputs are registered with report() so that
+# sites.tsv (DESIGN.md §4, §7); the classes shown are the pooled stats table's (BH across all
+# subjects). Outputs are registered with report() so that
 # `snakemake --report report.html` (or .zip) collects them with their figures.
 import os
 
@@ -10,6 +11,7 @@ rule report:
         electrodes=f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
         comparisons=f"{RESULTS}/subjects/{{subject}}/stats/comparisons.parquet",
         sites=f"{RESULTS}/subjects/{{subject}}/stats/sites.parquet",
+        pooled=POOLED_SITES,
         events=lambda wc: [
             f"{RESULTS}/movies/{m}/events/{a}.parquet"
             for m in SUBJECT_MOVIES[wc.subject]
@@ -52,13 +54,15 @@ rule report:
         "neuroalign report subject --config {params.config} --subject {wildcards.subject} "
         "--encodings {input.encodings:q} --electrodes {input.electrodes:q} "
         "--comparisons {input.comparisons:q} --sites {input.sites:q} "
-        "--events-dir {params.events_dir:q} --figures-dir {params.figures_dir:q} "
+        "--pooled {input.pooled:q} --events-dir {params.events_dir:q} "
+        "--figures-dir {params.figures_dir:q} "
         "--out {output.html:q} > {log:q} 2>&1"
 
 
 rule summary:
     input:
         sites=[f"{RESULTS}/subjects/{s}/stats/sites.parquet" for s in SUBJECTS],
+        pooled=POOLED_SITES,
         electrodes=[f"{RESULTS}/subjects/{s}/electrodes.parquet" for s in SUBJECTS],
     output:
         html=report(
@@ -100,6 +104,6 @@ rule summary:
     shell:
         "OMP_NUM_THREADS={threads} MPLBACKEND=Agg "
         "neuroalign report summary --config {params.config} --subjects {params.subjects} "
-        "--sites {input.sites:q} --electrodes {input.electrodes:q} "
+        "--sites {input.sites:q} --pooled {input.pooled:q} --electrodes {input.electrodes:q} "
         "--figures-dir {params.figures_dir:q} --out-html {output.html:q} "
         "--out-tsv {output.tsv:q} > {log:q} 2>&1"

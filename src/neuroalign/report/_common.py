@@ -18,7 +18,7 @@ from .figures import figure_png
 
 __all__ = ["EmbeddedFigure", "read_encoding_summary", "render_template", "write_html",
            "write_png", "provenance", "class_rank", "fmt", "RESIDUAL_AUTOCORR_LIMIT",
-           "SITE_CLASSES"]
+           "SITE_CLASSES", "apply_pooled_classes"]
 
 # DESIGN.md §6: block resampling is trusted only where residual block sums are nearly
 # independent; the report flags targets above this lag-1 correlation.
@@ -29,6 +29,49 @@ SITE_CLASSES = ["multimodal", "multimodal-partial", "multimodal-language-only",
 _RANK = SITE_CLASSES + ["vision", "language", "responsive", "none", "dropped"]
 _READ = ["electrodes", "r", "layer_r", "ci_low", "ci_high", "p", "residual_autocorr",
          "event_id", "movie"]
+
+
+def apply_pooled_classes(sites: pd.DataFrame, pooled: pd.DataFrame, subject: str,
+                         source: str | os.PathLike = "the pooled sites table") -> pd.DataFrame:
+    """A subject's sites table with the final classes of the pooled stats table.
+
+    ``class`` and every ``{alignment}_class`` are replaced by the pooled ones (BH across all
+    subjects' electrodes); the pooled table's own columns (``subject_class``, the pooled
+    ``q_*`` / ``{a}_q_*``) are added. Electrodes missing from the pooled table are refused.
+
+    Parameters
+    ----------
+    sites : DataFrame
+        The subject's ``stats/sites.parquet``.
+    pooled : DataFrame
+        ``stats/sites.parquet`` of the pool job (``subject``, ``electrode``, classes, q).
+    subject : str
+    source : str or path-like
+        Named in errors.
+
+    Returns
+    -------
+    sites : DataFrame
+        Same rows and order as ``sites``.
+    """
+    for col in ("subject", "electrode", "class"):
+        if col not in pooled.columns:
+            raise ValueError(f"{source}: no column {col!r}; is it the pooled table of "
+                             "`neuroalign stats pool`?")
+    mine = pooled[pooled["subject"].astype(str) == str(subject)].set_index("electrode")
+    missing = sorted(set(sites["electrode"]) - set(mine.index))
+    if missing:
+        raise ValueError(f"{source}: subject {subject!r} lacks electrodes {missing[:5]} "
+                         f"({len(missing)} in all) of its sites table; subjects there: "
+                         f"{sorted(pooled['subject'].astype(str).unique())}. Rerun the pool job.")
+    classes = [c for c in mine.columns if c == "class" or (c.endswith("_class")
+                                                          and c in sites.columns)]
+    extra = [c for c in mine.columns if c not in sites.columns and c != "subject"]
+    out = sites.copy()
+    rows = mine.loc[out["electrode"]]
+    for c in classes + extra:
+        out[c] = rows[c].to_numpy()
+    return out
 
 
 def class_rank(cls: str) -> int:

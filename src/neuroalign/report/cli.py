@@ -18,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     sj.add_argument("--electrodes", required=True, help="the subject's electrodes.parquet")
     sj.add_argument("--comparisons", required=True, help="stats/comparisons.parquet")
     sj.add_argument("--sites", required=True, help="stats/sites.parquet")
+    sj.add_argument("--pooled", default=None,
+                    help="the pooled stats table (results/stats/sites.parquet): its classes")
     sj.add_argument("--events-dir", default=None,
                     help="folder of {movie}/events/{alignment}.parquet (events per movie)")
     sj.add_argument("--figures-dir", default=None, help="also write the figures as PNG here")
@@ -27,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     sm = rsub.add_parser("summary", help="summary.html and sites.tsv across subjects")
     sm.add_argument("--sites", required=True, nargs="+",
                     help="every subject's stats/sites.parquet")
+    sm.add_argument("--pooled", default=None,
+                    help="the pooled stats table (results/stats/sites.parquet): its classes")
     sm.add_argument("--electrodes", required=True, nargs="+",
                     help="every subject's electrodes.parquet, in the order of --sites")
     sm.add_argument("--subjects", nargs="+", default=None,
@@ -48,7 +52,7 @@ def _run_subject(args: argparse.Namespace) -> int:
     render_subject_report(load_config(args.config), args.subject, args.encodings,
                           args.electrodes, args.comparisons, args.sites, args.out,
                           figures_dir=args.figures_dir, events_dir=args.events_dir,
-                          n_top=args.n_top)
+                          n_top=args.n_top, pooled=args.pooled)
     return 0
 
 
@@ -57,5 +61,6 @@ def _run_summary(args: argparse.Namespace) -> int:
     from .summary import render_summary
 
     render_summary(load_config(args.config), args.sites, args.electrodes, args.out_html,
-                   args.out_tsv, subjects=args.subjects, figures_dir=args.figures_dir)
+                   args.out_tsv, subjects=args.subjects, figures_dir=args.figures_dir,
+                   pooled=args.pooled)
     return 0

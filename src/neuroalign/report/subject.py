@@ -27,6 +27,7 @@ from ._common import (
     RESIDUAL_AUTOCORR_LIMIT,
     SITE_CLASSES,
     EmbeddedFigure,
+    apply_pooled_classes,
     class_rank,
     fmt,
     provenance,
@@ -283,7 +284,8 @@ def render_subject_report(config: dict[str, Any], subject: str,
                           sites: str | os.PathLike, out: str | os.PathLike,
                           figures_dir: str | os.PathLike | None = None,
                           events_dir: str | os.PathLike | None = None, n_top: int = 6,
-                          verbose: bool | str | int | None = None) -> dict[str, Any]:
+                          verbose: bool | str | int | None = None,
+                          pooled: str | os.PathLike | None = None) -> dict[str, Any]:
     """Write one subject's self-contained HTML report (DESIGN.md §7).
 
     Parameters
@@ -307,6 +309,9 @@ def render_subject_report(config: dict[str, Any], subject: str,
         Electrodes shown in the r-over-time and layer-profile figures.
     verbose : bool | str | int | None
         Log level (see ``neuroalign.utils.set_log_level``); ``None`` leaves it as is.
+    pooled : path-like, optional
+        The pool job's ``stats/sites.parquet``; the classes shown are then its pooled ones
+        (BH across all subjects), as the workflow does. Without it: the per-subject classes.
 
     Returns
     -------
@@ -319,6 +324,9 @@ def render_subject_report(config: dict[str, Any], subject: str,
 
     el = read_parquet_checked(electrodes, ELECTRODE_COLUMNS)
     st = read_parquet_checked(sites, SITES_BASE_COLUMNS)
+    if pooled is not None:
+        st = apply_pooled_classes(st, read_parquet_checked(pooled, ["subject"] + SITES_BASE_COLUMNS),
+                                  subject, pooled)
     comp = read_parquet_checked(comparisons, COMPARISON_COLUMNS)
     encs = [read_encoding_summary(p) for p in tqdm(
         encodings, desc=f"report {subject}: encodings", disable=len(encodings) < _TQDM_MIN)]
@@ -388,9 +396,9 @@ def render_subject_report(config: dict[str, Any], subject: str,
         "multimodal model (y) against the best unimodal (vision or language) model of that "
         "electrode (x), coloured by the electrode's class in that alignment. Dashed: "
         "identity."))
-    auto_rows, pooled = _residual_autocorr(groups)
+    auto_rows, autocorr_values = _residual_autocorr(groups)
     figs.append(EmbeddedFigure.from_figure(
-        _plot_autocorr_hist(pooled), "residual_autocorr", "Residual block autocorrelation",
+        _plot_autocorr_hist(autocorr_values), "residual_autocorr", "Residual block autocorrelation",
         f"Lag-1 correlation of residual block means over every target (electrode × bin) of the "
         f"trained models. Block resampling assumes nearly independent blocks: targets right "
         f"of the dashed line ({RESIDUAL_AUTOCORR_LIMIT}) are flagged; use longer blocks "
@@ -415,7 +423,8 @@ def render_subject_report(config: dict[str, Any], subject: str,
         comp_summary=comp_summary, comp_detail=comp_detail, site_header=site_header,
         site_rows=site_rows, autocorr=auto_rows, autocorr_limit=RESIDUAL_AUTOCORR_LIMIT,
         flagged_sites=flagged_sites,
-        provenance=provenance(config, [*encodings, electrodes, comparisons, sites]))
+        provenance=provenance(config, [*encodings, electrodes, comparisons, sites,
+                                       *([pooled] if pooled else [])]))
     if figures_dir is not None:
         for f in figs:
             write_png(f.png, Path(figures_dir) / f"{f.name}.png")

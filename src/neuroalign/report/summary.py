@@ -24,6 +24,7 @@ from . import figures as F
 from ._common import (
     SITE_CLASSES,
     EmbeddedFigure,
+    apply_pooled_classes,
     class_rank,
     fmt,
     provenance,
@@ -49,17 +50,21 @@ def _subject_of(path: Path) -> str:
 
 
 def _load(sites: list[str | os.PathLike], electrodes: list[str | os.PathLike],
-          subjects: list[str] | None) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
+          subjects: list[str] | None, pooled: str | os.PathLike | None = None
+          ) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
     if len(sites) != len(electrodes):
         raise ValueError(f"render_summary: {len(sites)} sites tables but {len(electrodes)} "
                          "electrode tables; give one of each per subject, same order.")
     if subjects is not None and len(subjects) != len(sites):
         raise ValueError(f"render_summary: {len(subjects)} subjects for {len(sites)} tables.")
+    pool = read_parquet_checked(pooled, ["subject"] + SITES_BASE_COLUMNS) if pooled else None
     out = []
     for i, (s, e) in enumerate(zip(sites, electrodes, strict=True)):
         subject = subjects[i] if subjects is not None else _subject_of(Path(s))
-        out.append((subject, read_parquet_checked(s, SITES_BASE_COLUMNS),
-                    read_parquet_checked(e, ELECTRODE_COLUMNS)))
+        table = read_parquet_checked(s, SITES_BASE_COLUMNS)
+        if pool is not None:
+            table = apply_pooled_classes(table, pool, subject, pooled)
+        out.append((subject, table, read_parquet_checked(e, ELECTRODE_COLUMNS)))
     return sorted(out, key=lambda t: _natural(t[0]))
 
 
@@ -151,7 +156,8 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
                    electrodes: list[str | os.PathLike], out_html: str | os.PathLike,
                    out_tsv: str | os.PathLike, subjects: list[str] | None = None,
                    figures_dir: str | os.PathLike | None = None,
-                   verbose: bool | str | int | None = None) -> dict[str, Any]:
+                   verbose: bool | str | int | None = None,
+                   pooled: str | os.PathLike | None = None) -> dict[str, Any]:
     """Write ``summary.html`` and ``sites.tsv`` across subjects (DESIGN.md §7).
 
     Parameters
@@ -169,6 +175,10 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
         Also write the figures as ``{figures_dir}/{name}.png`` (``SUMMARY_FIGURES``).
     verbose : bool | str | int | None
         Log level; ``None`` leaves it as is.
+    pooled : path-like, optional
+        The pool job's ``stats/sites.parquet``: the classes shown (and counted) are its
+        pooled ones (BH across all subjects). The workflow always gives it; without it the
+        per-subject classes are shown.
 
     Returns
     -------
@@ -177,7 +187,7 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
     """
     if verbose is not None:
         set_log_level(verbose)
-    loaded = _load(list(sites), list(electrodes), subjects)
+    loaded = _load(list(sites), list(electrodes), subjects, pooled)
     table = sites_table(loaded)
     counts = subject_counts(loaded)
     regions = _region_counts(table)
@@ -214,7 +224,7 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
         methods=paragraphs, references=references, header=header, rows=rows,
         class_col=header.index("class"), classes=classes, region_header=list(regions.columns),
         region_rows=region_rows, n_subjects=len(loaded),
-        provenance=provenance(config, [*sites, *electrodes]))
+        provenance=provenance(config, [*sites, *electrodes, *([pooled] if pooled else [])]))
     if figures_dir is not None:
         for f in figs:
             write_png(f.png, Path(figures_dir) / f"{f.name}.png")
