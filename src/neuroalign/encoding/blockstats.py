@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+from ..utils import logger
 from .folds import block_runs
 
 N, SY, SYY, SH, SHH, SYH = range(6)
@@ -153,25 +154,43 @@ def _trial_runs(trials, blocks, n_events: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shift_plan(t_starts, t_stops, b_starts, n_permutations: int,
-                rng: np.random.Generator) -> tuple[list[tuple[int, int, np.ndarray]], int]:
+                rng: np.random.Generator
+                ) -> tuple[list[tuple[int, int, np.ndarray]], int, list[tuple[int, int]]]:
     """Per trial, the event offset of ŷ in each null resample, and how many resamples.
 
     A trial of ``n_t`` events whose longest block has ``g`` events allows the shifts
     ``g .. n_t - g``: every response then meets a prediction at least one block away in
-    time. When all combinations across trials number at most ``n_permutations`` they are
-    enumerated (an exact test); otherwise ``n_permutations`` are drawn uniformly.
+    time. A trial with no such shift (a single block, or one block over half of its events)
+    keeps offset 0 in every resample: its cross sum is the same in the null as observed, so
+    the test is the shift test of the other trials' cross sums, exact for them (r is
+    increasing in the total ``Σyŷ`` with ``n, Σy, Σy², Σŷ, Σŷ²`` fixed); that trial's
+    evidence is not used. When all combinations across trials number at most
+    ``n_permutations`` they are enumerated (an exact test); otherwise ``n_permutations`` are
+    drawn uniformly.
+
+    Returns
+    -------
+    plan : list of (start, stop, offsets of shape (n_null,))
+    n_null : int
+    unshifted : list of (start, stop)
+        Event ranges of the trials left unshifted.
     """
-    ranges = []
+    ranges, unshifted = [], []
     for s, e in zip(t_starts, t_stops, strict=True):
         inner = b_starts[(b_starts >= s) & (b_starts < e)]
         longest = int(np.diff(np.r_[inner, e]).max())
         lo, hi = longest, (e - s) - longest
         if hi < lo:
-            raise ValueError(f"The trial of events {s}..{e - 1} has a single block (or one "
-                             f"block of {longest} events is over half of its {e - s} events): "
-                             "predictions cannot be shifted by a whole block. Use shorter "
-                             "blocks (events.block_s).")
-        ranges.append((s, e, np.arange(lo, hi + 1)))
+            unshifted.append((int(s), int(e)))
+            ranges.append((s, e, np.zeros(1, dtype=np.int64)))
+        else:
+            ranges.append((s, e, np.arange(lo, hi + 1)))
+    if len(unshifted) == len(ranges):
+        raise ValueError(f"No trial can be shifted by a whole block: every trial (events "
+                         f"{', '.join(f'{s}..{e - 1}' for s, e in unshifted)}) has a single "
+                         "block or one block over half of its events. The shift test needs a "
+                         "trial of 2 or more blocks, none over half of its events: use "
+                         "shorter blocks (events.block_s).")
     n_all = int(np.prod([float(r.size) for _, _, r in ranges]))
     if n_all <= n_permutations:
         grids = np.meshgrid(*[r for _, _, r in ranges], indexing="ij")
@@ -179,7 +198,30 @@ def _shift_plan(t_starts, t_stops, b_starts, n_permutations: int,
     else:
         shifts = [rng.choice(r, size=n_permutations) for _, _, r in ranges]
     plan = [(s, e, k) for (s, e, _), k in zip(ranges, shifts, strict=True)]
-    return plan, shifts[0].size
+    return plan, shifts[0].size, unshifted
+
+
+def unshifted_trials(blocks, trials=None) -> list[tuple[int, int]]:
+    """Event ranges ``(start, stop)`` of the trials that :func:`permutation_p` leaves unshifted.
+
+    Parameters
+    ----------
+    blocks : array of shape (n_events,)
+    trials : array of shape (n_events,) or None
+
+    Returns
+    -------
+    ranges : list of (int, int)
+        Empty when every trial can be shifted by a whole block.
+    """
+    b_starts, _ = block_runs(blocks)
+    t_starts, t_stops = _trial_runs(trials, blocks, np.asarray(blocks).size)
+    out = []
+    for s, e in zip(t_starts, t_stops, strict=True):
+        inner = b_starts[(b_starts >= s) & (b_starts < e)]
+        if int(np.diff(np.r_[inner, e]).max()) * 2 > e - s:
+            out.append((int(s), int(e)))
+    return out
 
 
 def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
@@ -191,7 +233,9 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
     trial's longest block (in events) from either end, independently across trials
     (``_shift_plan``). A circular shift keeps the autocorrelation of both series (except
     at one seam per trial) and breaks only their alignment, so autocorrelated responses
-    and predictions do not inflate the test. Shifting by any such offset rather than by
+    and predictions do not inflate the test. A trial too short for a whole-block shift is
+    left unshifted in every resample (see ``_shift_plan``; logged as a warning): the test is
+    then that of the other trials; it raises only when no trial can be shifted. Shifting by any such offset rather than by
     whole blocks only gives the test a finer resolution: with ``m`` blocks a whole-block
     shift has ``m - 1`` values, so a p-value below ``1 / m`` would be an artefact of
     drawing the same few shifts again; when all admissible shifts are fewer than
@@ -230,7 +274,11 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
     if b_starts.size and (b_starts[-1] >= n_events):
         raise ValueError(f"'blocks' and 'y' disagree on the number of events ({n_events}).")
     t_starts, t_stops = _trial_runs(trials, blocks, n_events)
-    plan, n_null = _shift_plan(t_starts, t_stops, b_starts, n_permutations, rng)
+    plan, n_null, unshifted = _shift_plan(t_starts, t_stops, b_starts, n_permutations, rng)
+    if unshifted:
+        logger.warning("circular-shift test: trial(s) of events %s cannot be shifted by a whole "
+                       "block and are left unshifted (their evidence is not used)",
+                       ", ".join(f"{s}..{e - 1}" for s, e in unshifted))
     p = np.empty(n_targets)
     r_null = np.empty((n_null, n_targets)) if return_null else None
     for sl in _batches(n_targets, n_targets_batch):
