@@ -355,3 +355,27 @@ def test_workflow_reports(tiny_workflow, tmp_path):
     res = snakemake(work, cfg, "--report", str(report))
     assert res.returncode == 0, res.stderr[-3000:]
     assert report.stat().st_size > 10_000
+
+
+def test_block_length_diagnostic_is_per_electrode(tmp_path, config):
+    """With ``block_s_needed`` in the encodings, only electrodes whose median bin needs longer
+    blocks than events.block_s are flagged, whatever the old per-target lag-1 column says."""
+    s = make_subject(tmp_path, autocorr=0.3)  # old diagnostic: every site over 0.1
+    for path in s["encodings"]:
+        with h5py.File(path, "a") as f:
+            n_el, n_bins = f["r"].shape
+            need = np.full((n_el, n_bins), 5.0, np.float32)
+            need[4, :2] = 500.0  # LT5 (a site): 2 of 9 bins only, the median is 5 s
+            if "sim-multimodal/trained/" in str(path):
+                need[0, :] = 80.0  # LT1 (a site): every bin
+            f["block_s_needed"] = need
+            f.attrs["block_s"] = float(config["events"]["block_s"])
+    out = s["dir"] / "report.html"
+    _render(config, s, out)
+    html = out.read_text()
+    note = html.split('id="diagnostics"')[1].split("</p>")[0]
+    assert 'class="note"' in note and "1 site electrode(s)" in note and "LT1" in note
+    assert "LT5" not in note
+    table = html.split('id="autocorr-table"')[1].split("</table>")[0]
+    assert "electrodes" in table and f"&gt; {config['events']['block_s']:g} s" in table
+    assert html.split('id="site-table"')[1].count("⚠") == 2  # LT1, both alignments

@@ -44,7 +44,9 @@ __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
 
 ENCODING_DATASETS = ["electrodes", "r", "layer_r", "layer", "alpha", "ci_low", "ci_high", "p",
                      "residual_autocorr", "blockstats", "block_trial", "event_id", "trial",
-                     "movie", "residual_tau", "block_s_needed"]
+                     "movie"]
+#: Written by this version, absent from older outputs: read when present.
+ENCODING_OPTIONAL = ["residual_tau", "block_s_needed"]
 
 
 def _seed(config: dict[str, Any], *parts: str) -> np.random.SeedSequence:
@@ -366,6 +368,8 @@ def read_encoding(path: str | os.PathLike,
     path : path-like
     datasets : sequence of str or None
         Read only these datasets (e.g. leave out the large ``blockstats``); None reads all.
+        Those of ``ENCODING_OPTIONAL`` (``residual_tau``, ``block_s_needed``, both of shape
+        (n_electrodes, n_bins)) are left out when the file predates them.
 
     Returns
     -------
@@ -379,7 +383,8 @@ def read_encoding(path: str | os.PathLike,
         missing = [k for k in ENCODING_DATASETS if k not in f]
         if missing:
             raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
-        out = {k: f[k][()] for k in (ENCODING_DATASETS if datasets is None else datasets)}
+        names = (ENCODING_DATASETS + ENCODING_OPTIONAL) if datasets is None else datasets
+        out = {k: f[k][()] for k in names if k in f or k not in ENCODING_OPTIONAL}
         out["attrs"] = dict(f.attrs)
     if "electrodes" in out:
         out["electrodes"] = [e.decode() for e in out["electrodes"]]
