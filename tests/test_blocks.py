@@ -164,3 +164,26 @@ def test_residual_autocorr_time_tracks_the_shared_slow_part():
     h = ar(0.9)
     tau, _ = residual_autocorr_time(3 * h + rng.standard_normal(h.shape), h, trials)
     assert abs(np.median(tau) - 1) < 0.15
+
+
+def test_tiny_preset_at_another_seed_is_checked_before_the_workflow(tmp_path):
+    """Seed 4242 (the issue's): at the tiny workflow's 10 s blocks check-data passes; at the
+    default 30 s it is refused with the minimum, where the encoding job used to stop on a
+    single-block trial after other jobs had run."""
+    from neuroalign.config import validate_config
+    from neuroalign.data.check import check_data
+    from neuroalign.simulate import simulate_dataset
+
+    root = tmp_path / "sim"
+    simulate_dataset(root, preset="tiny", seed=4242, latents="random")
+    base = {"dataset": {"root": str(root)},
+            "movies": {"root": str(root / "movies"), "scene_cuts": str(root / "scene_cuts")}}
+    ok = check_data(validate_config({**base, "events": {"block_s": 10},
+                                     "stats": {"n_permutations": 200}}))
+    assert ok.ok, ok.text()
+    bad = check_data(validate_config(base))
+    assert not bad.ok
+    for subject in ("sub_1", "sub_2"):
+        for alignment in ("language", "vision"):
+            assert any(p.startswith(f"{subject} / {alignment}: ") and "at least 10 blocks" in p
+                       for p in bad.problems), bad.text()
