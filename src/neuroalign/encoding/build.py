@@ -210,11 +210,11 @@ def _write(out: str | os.PathLike, result: CrossFitResult, y: np.ndarray, blocks
                         "block_s": design["block_s"], "event_spacing_s": design["spacing_s"],
                         "unshifted_trials": design["unshifted_trials"],
                         "neuroalign_version": __version__})
-    flagged = float(np.mean(autocorr > 0.1))
-    logger.info("encoding %s/%s/%s: median r %.3f, %.0f%% of targets p < 0.05, %.1f%% with "
-                "residual block autocorrelation > 0.1 -> %s", attrs.get("model"),
+    flagged = float(np.mean(np.nanmedian(needed_s, axis=1) > design["block_s"]))
+    logger.info("encoding %s/%s/%s: median r %.3f, %.0f%% of targets p < 0.05, %.1f%% of "
+                "electrodes need blocks over %g s -> %s", attrs.get("model"),
                 attrs.get("init"), attrs.get("alignment"), float(np.median(result.r)),
-                100 * float(np.mean(p < 0.05)), 100 * flagged, out)
+                100 * float(np.mean(p < 0.05)), 100 * flagged, design["block_s"], out)
     return {"median_r": float(np.median(result.r)), "frac_p05": float(np.mean(p < 0.05))}
 
 
