@@ -370,6 +370,8 @@ def test_block_length_diagnostic_is_per_electrode(tmp_path, config):
                 need[0, :] = 80.0  # LT1 (a site): every bin
             f["block_s_needed"] = need
             f.attrs["block_s"] = float(config["events"]["block_s"])
+            f.attrs["unshifted_trials"] = np.array([1] if "/vision.h5" in str(path) else [],
+                                                   dtype=np.int64)
     out = s["dir"] / "report.html"
     _render(config, s, out)
     html = out.read_text()
@@ -378,4 +380,9 @@ def test_block_length_diagnostic_is_per_electrode(tmp_path, config):
     assert "LT5" not in note
     table = html.split('id="autocorr-table"')[1].split("</table>")[0]
     assert "electrodes" in table and f"&gt; {config['events']['block_s']:g} s" in table
+    assert "trials left unshifted" in table
+    vision_rows = [row for row in table.split("<tr")[2:] if "<td>vision</td>" in row]
+    assert vision_rows and all("<td>1</td></tr>" in row for row in vision_rows)
+    assert all("<td>none</td></tr>" in row for row in table.split("<tr")[2:]
+               if "<td>language</td>" in row)
     assert html.split('id="site-table"')[1].count("⚠") == 2  # LT1, both alignments

@@ -210,6 +210,8 @@ def _residual_autocorr(groups: dict) -> tuple[list[dict], dict, dict]:
     for alignment, group in groups.items():
         values, flag = [], {}
         for (model, init), enc in sorted(group.items()):
+            unshifted = ", ".join(str(int(t)) for t in
+                                  np.atleast_1d(enc["attrs"].get("unshifted_trials", [])))
             need = electrode_block_need(enc)
             if need is not None:
                 block_s = float(enc["attrs"].get("block_s", np.nan))
@@ -221,7 +223,7 @@ def _residual_autocorr(groups: dict) -> tuple[list[dict], dict, dict]:
                              "pct": 100.0 * float(over.sum()) / max(need.size, 1),
                              "median": float(np.median(need[ok])) if ok.any() else np.nan,
                              "max": float(np.max(need[ok])) if ok.any() else np.nan,
-                             "limit": f"> {block_s:g} s"})
+                             "limit": f"> {block_s:g} s", "unshifted": unshifted or "none"})
                 if init == "trained":
                     values.append(need[ok])
                     for name, o in zip(enc["electrodes"], over, strict=True):
@@ -235,7 +237,8 @@ def _residual_autocorr(groups: dict) -> tuple[list[dict], dict, dict]:
                          "flagged": flagged, "pct": 100.0 * flagged / max(rho.size, 1),
                          "median": float(np.median(rho[ok])) if ok.any() else np.nan,
                          "max": float(np.max(rho[ok])) if ok.any() else np.nan,
-                         "limit": f"> {RESIDUAL_AUTOCORR_LIMIT}"})
+                         "limit": f"> {RESIDUAL_AUTOCORR_LIMIT}",
+                         "unshifted": unshifted or "none"})
         pooled[alignment] = np.concatenate(values) if values else np.array([])
         if values:
             flags[alignment] = flag
