@@ -11,7 +11,8 @@ white part) in:
 Per electrode (``--bins`` bins sharing its drift) the flag is raised when the median over bins of
 the block length needed (``residual_autocorr_time``) exceeds ``--block-s``. Printed next to it:
 the old diagnostic (lag-1 correlation of residual block means over 0.1, any bin of the
-electrode, as the report counted it) and the circular-shift test's P(p < .05) over bins.
+electrode, as the report counted it), the circular-shift test's P(p < .05) over bins, and the
+datasets the encoding job would stop (median electrode over ``--block-s``).
 
     PYTHONPATH=src python benchmarks/block_autocorr.py --datasets 20
 """
@@ -54,7 +55,7 @@ def one_dataset(rng, scenario: str, duration_s: float, rate_hz: float, n_el: int
     p = permutation_p(y, h, blocks, n_permutations=n_perm, rng=rng)
     return {"needed_s": needed_s, "flag": needed_s > block_s,
             "old_flag": (old > 0.1).any(axis=1), "old_median": np.median(old, axis=1),
-            "p05": np.mean(p < 0.05)}
+            "p05": np.mean(p < 0.05), "stop": np.median(needed_s) > block_s}
 
 
 def main(argv=None) -> None:
@@ -71,7 +72,7 @@ def main(argv=None) -> None:
     print(f"{a.datasets} datasets x {a.electrodes} null electrodes x {a.bins} bins, "
           f"{a.duration_s:g} s, {a.rate_hz:g} events/s, {a.block_s:g} s blocks")
     print("scenario   flagged(new)  needed_s median [q95]  flagged(old, any bin)  "
-          "old median rho  shift P(p<.05)")
+          "old median rho  shift P(p<.05)  datasets stopped")
     for scenario in ("none", "responses", "both"):
         rng = np.random.default_rng([a.seed, len(scenario)])
         res = [one_dataset(rng, scenario, a.duration_s, a.rate_hz, a.electrodes, a.bins,
@@ -80,7 +81,8 @@ def main(argv=None) -> None:
         print(f"{scenario:<10} {100 * cat['flag'].mean():6.1f} %     "
               f"{np.median(cat['needed_s']):6.1f} [{np.quantile(cat['needed_s'], 0.95):6.1f}]"
               f"          {100 * cat['old_flag'].mean():6.1f} %            "
-              f"{np.median(cat['old_median']):+.3f}        {100 * cat['p05'].mean():5.1f} %")
+              f"{np.median(cat['old_median']):+.3f}        {100 * cat['p05'].mean():5.1f} %"
+              f"         {int(cat['stop'].sum())} / {a.datasets}")
 
 
 if __name__ == "__main__":
