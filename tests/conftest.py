@@ -52,6 +52,10 @@ def built(tiny_dataset, tmp_path_factory):
     cfg = validate_config({"dataset": {"root": str(tiny_dataset)},
                            "movies": {"root": str(tiny_dataset / "movies"),
                                       "scene_cuts": str(tiny_dataset / "scene_cuts")},
+                           # 10 s blocks as in the tiny workflow: the 150 s movie's 5 blocks
+                           # of 30 s are refused before any fit (data.blocks).
+                           "events": {"block_s": 10},
+                           "stats": {"n_bootstrap": 200, "n_permutations": 200},
                            "results": str(out)})
     truth = json.loads((tiny_dataset / "ground_truth.json").read_text())
     for movie in truth["latents"]:

@@ -96,6 +96,7 @@ def test_data_stage_matches_braintreebank_layout(bids_root, built, tmp_path):
 def test_check_data_reads_bids_runs(bids_root, tiny_dataset, tmp_path):
     cfg = _config(bids_root, tmp_path, task="movie")
     cfg["movies"]["scene_cuts"] = str(tiny_dataset / "scene_cuts")
+    cfg["events"]["block_s"], cfg["stats"]["n_permutations"] = 10, 200  # 30 s: too few blocks
     report = check_data(cfg)
     assert report.ok, report.text()
     text = report.text()

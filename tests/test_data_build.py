@@ -160,7 +160,8 @@ def _cli(*args, cwd=None):
 def test_check_data_cli(tiny_dataset, tmp_path):
     cfg = {"dataset": {"root": str(tiny_dataset)},
            "movies": {"root": str(tiny_dataset / "movies"),
-                      "scene_cuts": str(tiny_dataset / "scene_cuts")}}
+                      "scene_cuts": str(tiny_dataset / "scene_cuts")},
+           "events": {"block_s": 10}, "stats": {"n_permutations": 200}}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     res = _cli("check-data", "--config", str(path), "--signal")

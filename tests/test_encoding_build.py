@@ -46,8 +46,12 @@ def test_output_contract(fitted):
     enc = encs["sim-vision"]
     n_el = len(enc["electrodes"])
     n_bins = len(enc["attrs"]["bin_centers_s"])
-    for key in ("r", "layer", "alpha", "ci_low", "ci_high", "p", "residual_autocorr"):
+    for key in ("r", "layer", "alpha", "ci_low", "ci_high", "p", "residual_autocorr",
+                "residual_tau", "block_s_needed"):
         assert enc[key].shape == (n_el, n_bins), key
+    assert np.all(enc["residual_tau"] > 0) and np.all(enc["block_s_needed"] >= 0)
+    assert enc["attrs"]["block_s"] == 10 and 0 < enc["attrs"]["event_spacing_s"] < 1
+    assert enc["attrs"]["unshifted_trials"].tolist() == []  # sub_1: one trial of 15 blocks
     assert enc["layer_r"].shape == (1, n_el, n_bins)
     assert enc["blockstats"].shape[1:] == (6, n_el, n_bins)
     assert np.all(enc["ci_low"] <= enc["r"] + 1e-6) and np.all(enc["r"] <= enc["ci_high"] + 1e-6)

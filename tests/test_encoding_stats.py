@@ -87,8 +87,54 @@ def test_permutation_p_uniform_under_null_and_small_for_effect():
     p_effect = permutation_p(y + 0.5 * y_hat, y_hat, blocks, trials, n_permutations=1000,
                              rng=rng)
     assert np.all(p_effect <= 2 / 1001)  # r ≈ 0.45: no shift comes close
-    with pytest.raises(ValueError, match="single block"):
+    with pytest.raises(ValueError, match="No trial can be shifted by a whole block"):
         permutation_p(y[:16], y_hat[:16], blocks[:16])
+
+
+def test_a_trial_too_short_to_shift_is_left_unshifted_and_the_others_tested(rng, caplog):
+    """Trial 1 (one block of 15 events, as the tiny preset's second trial at seed 4242) cannot
+    be shifted by a block: its events keep their alignment, so the null and p are exactly those
+    of trial 0's shift test with trial 1's cross sum added to every resample."""
+    sizes0 = rng.integers(4, 9, size=8)
+    blocks = np.r_[np.repeat(np.arange(8), sizes0), np.full(15, 8)]
+    trials = np.r_[np.zeros(sizes0.sum(), int), np.ones(15, int)]
+    n0 = int(sizes0.sum())
+    y = rng.standard_normal((blocks.size, 4))
+    y_hat = rng.standard_normal((blocks.size, 4))
+    y[n0:] += 3 * y_hat[n0:]  # a strong alignment in the unshifted trial: kept in every null
+    with caplog.at_level("WARNING", logger="neuroalign"):
+        p, r_null = permutation_p(y, y_hat, blocks, trials, n_permutations=500, rng=0,
+                                  return_null=True)
+    assert f"{n0}..{blocks.size - 1}" in caplog.text and "left unshifted" in caplog.text
+    longest = int(sizes0.max())
+    offsets = np.arange(longest, n0 - longest + 1)
+    assert r_null.shape == (offsets.size, 4)
+    expected = np.array([[np.corrcoef(y[:, t], np.r_[np.roll(y_hat[:n0, t], -o),
+                                                       y_hat[n0:, t]])[0, 1]
+                          for t in range(4)] for o in offsets])
+    np.testing.assert_allclose(r_null, expected, atol=1e-10)
+    assert np.all(p > 0.01)  # trial 1's alignment alone does not make p small
+    from neuroalign.encoding.blockstats import unshifted_trials
+    assert unshifted_trials(blocks, trials) == [(n0, blocks.size)]
+    assert unshifted_trials(blocks[:n0], trials[:n0]) == []
+
+
+def test_an_unshifted_trial_gives_exactly_the_other_trials_test(rng):
+    """With a single-block trial left unshifted, p is that of the shift test of the other trials
+    alone (same resamples), whatever that trial holds: its level is theirs (calibrated, see
+    test_permutation_p_uniform_under_null_and_small_for_effect), its data cannot move p."""
+    blocks = np.r_[np.repeat(np.arange(20), 12), np.repeat(np.arange(20, 40), 12),
+                   np.full(40, 40)]
+    trials = np.repeat([0, 1, 2], [240, 240, 40])
+    y = rng.standard_normal((blocks.size, 50))
+    y_hat = _ar_within_blocks(rng, 1, blocks.size, 50, 0.7)
+    p_two = permutation_p(y[:480], y_hat[:480], blocks[:480], trials[:480],
+                          n_permutations=300, rng=7)
+    for extra in (0.0, 5.0):  # null, or a strong alignment confined to the short trial
+        y3 = y.copy()
+        y3[480:] += extra * y_hat[480:]
+        p_three = permutation_p(y3, y_hat, blocks, trials, n_permutations=300, rng=7)
+        np.testing.assert_array_equal(p_three, p_two)
 
 
 def test_residual_block_autocorr_flags_slow_drift(rng):

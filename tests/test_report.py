@@ -391,3 +391,34 @@ def test_reports_show_the_pooled_classes(tmp_path, config):
         render_summary(config, [subjects[0]["sites"]], [subjects[0]["electrodes"]],
                        tmp_path / "x.html", tmp_path / "x.tsv", subjects=["sub_3"],
                        pooled=tmp_path / "stats" / "sites.parquet")
+
+
+def test_block_length_diagnostic_is_per_electrode(tmp_path, config):
+    """With ``block_s_needed`` in the encodings, only electrodes whose median bin needs longer
+    blocks than events.block_s are flagged, whatever the old per-target lag-1 column says."""
+    s = make_subject(tmp_path, autocorr=0.3)  # old diagnostic: every site over 0.1
+    for path in s["encodings"]:
+        with h5py.File(path, "a") as f:
+            n_el, n_bins = f["r"].shape
+            need = np.full((n_el, n_bins), 5.0, np.float32)
+            need[4, :2] = 500.0  # LT5 (a site): 2 of 9 bins only, the median is 5 s
+            if "sim-multimodal/trained/" in str(path):
+                need[0, :] = 80.0  # LT1 (a site): every bin
+            f["block_s_needed"] = need
+            f.attrs["block_s"] = float(config["events"]["block_s"])
+            f.attrs["unshifted_trials"] = np.array([1] if "/vision.h5" in str(path) else [],
+                                                   dtype=np.int64)
+    out = s["dir"] / "report.html"
+    _render(config, s, out)
+    html = out.read_text()
+    note = html.split('id="diagnostics"')[1].split("</p>")[0]
+    assert 'class="note"' in note and "1 site electrode(s)" in note and "LT1" in note
+    assert "LT5" not in note
+    table = html.split('id="autocorr-table"')[1].split("</table>")[0]
+    assert "electrodes" in table and f"&gt; {config['events']['block_s']:g} s" in table
+    assert "trials left unshifted" in table
+    vision_rows = [row for row in table.split("<tr")[2:] if "<td>vision</td>" in row]
+    assert vision_rows and all("<td>1</td></tr>" in row for row in vision_rows)
+    assert all("<td>none</td></tr>" in row for row in table.split("<tr")[2:]
+               if "<td>language</td>" in row)
+    assert html.split('id="site-table"')[1].count("⚠") == 2  # LT1, both alignments

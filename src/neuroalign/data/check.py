@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .events import find_movie, make_events, movie_info, read_scene_cuts
+from .blocks import check_block_design
+from .events import assign_blocks, find_movie, make_events, movie_info, read_scene_cuts
 
 __all__ = ["check_data", "DataReport"]
 
@@ -92,6 +93,7 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
         except (FileNotFoundError, ValueError) as err:
             rep.problems.append(str(err))
             continue
+        designs: dict[str, list[tuple[int, np.ndarray]]] = {}  # alignment -> (trial, blocks)
         for trial in trials:
             try:
                 dataset.check_recording(subject, trial)
@@ -120,9 +122,14 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
             if movie not in movies_checked:
                 movies_checked[movie] = _check_movie(config, dataset, movie, alignments, rep)
             for alignment, times in movies_checked[movie].items():
-                late = int((mapping.to_samples(times) < 0).sum())
+                inside = mapping.to_samples(times) >= 0
+                late = int((~inside).sum())
+                blocks = assign_blocks(times, config["events"]["block_s"])[inside]
+                designs.setdefault(alignment, []).append((trial, blocks))
                 rep.lines.append(f"    {alignment}: {len(times) - late} events in recording"
                                  + (f" ({late} after the last trigger, dropped)" if late else ""))
+        for alignment, parts in designs.items():
+            _check_blocks(config, subject, alignment, parts, rep)
         if kept == 0:
             rep.problems.append(f"{subject}: no clean electrode left")
     return rep
@@ -171,3 +178,28 @@ def _check_movie(config: dict[str, Any], dataset, movie: str,
             rep.problems.append(f"movie {movie!r}: only {len(events)} {alignment} events, too few "
                                 f"for {config['encoding']['folds']} folds")
     return counts
+
+
+def _check_blocks(config: dict[str, Any], subject: str, alignment: str,
+                  parts: list[tuple[int, np.ndarray]], rep: DataReport) -> None:
+    """Block design of one subject and alignment (``data.blocks.check_block_design``): the
+    same minimums the encoding job enforces before its fit (it also checks each fold)."""
+    parts = [(t, b) for t, b in parts if b.size]
+    if not parts:
+        rep.problems.append(f"{subject} / {alignment}: no event inside the recordings")
+        return
+    blocks = np.concatenate([b for _, b in parts])
+    trials = np.concatenate([np.full(b.size, t) for t, b in parts])
+    enc, st = config["encoding"], config["stats"]
+    design = check_block_design(blocks, trials, n_folds=enc["folds"],
+                                n_permutations=st["n_permutations"], fdr_q=st["fdr_q"],
+                                gap_blocks=enc.get("gap_blocks", 1),
+                                guard_blocks=enc.get("guard_blocks", 1),
+                                block_s=config["events"]["block_s"],
+                                what=f"{subject} / {alignment}")
+    rep.lines.append(f"  {subject} / {alignment}: {design.n_blocks} blocks over {len(parts)} "
+                     f"trial(s), {design.n_shift_combinations:.0f} circular-shift combinations"
+                     + (f", trial(s) {design.unshifted_trials} left unshifted"
+                        if design.unshifted_trials else ""))
+    rep.problems += design.problems
+    rep.warnings += design.warnings

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
+from ..utils import logger
 from .folds import block_runs
 
 N, SY, SYY, SH, SHH, SYH = range(6)
@@ -153,25 +154,43 @@ def _trial_runs(trials, blocks, n_events: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shift_plan(t_starts, t_stops, b_starts, n_permutations: int,
-                rng: np.random.Generator) -> tuple[list[tuple[int, int, np.ndarray]], int]:
+                rng: np.random.Generator
+                ) -> tuple[list[tuple[int, int, np.ndarray]], int, list[tuple[int, int]]]:
     """Per trial, the event offset of ŷ in each null resample, and how many resamples.
 
     A trial of ``n_t`` events whose longest block has ``g`` events allows the shifts
     ``g .. n_t - g``: every response then meets a prediction at least one block away in
-    time. When all combinations across trials number at most ``n_permutations`` they are
-    enumerated (an exact test); otherwise ``n_permutations`` are drawn uniformly.
+    time. A trial with no such shift (a single block, or one block over half of its events)
+    keeps offset 0 in every resample: its cross sum is the same in the null as observed, so
+    the test is the shift test of the other trials' cross sums, exact for them (r is
+    increasing in the total ``Σyŷ`` with ``n, Σy, Σy², Σŷ, Σŷ²`` fixed); that trial's
+    evidence is not used. When all combinations across trials number at most
+    ``n_permutations`` they are enumerated (an exact test); otherwise ``n_permutations`` are
+    drawn uniformly.
+
+    Returns
+    -------
+    plan : list of (start, stop, offsets of shape (n_null,))
+    n_null : int
+    unshifted : list of (start, stop)
+        Event ranges of the trials left unshifted.
     """
-    ranges = []
+    ranges, unshifted = [], []
     for s, e in zip(t_starts, t_stops, strict=True):
         inner = b_starts[(b_starts >= s) & (b_starts < e)]
         longest = int(np.diff(np.r_[inner, e]).max())
         lo, hi = longest, (e - s) - longest
         if hi < lo:
-            raise ValueError(f"The trial of events {s}..{e - 1} has a single block (or one "
-                             f"block of {longest} events is over half of its {e - s} events): "
-                             "predictions cannot be shifted by a whole block. Use shorter "
-                             "blocks (events.block_s).")
-        ranges.append((s, e, np.arange(lo, hi + 1)))
+            unshifted.append((int(s), int(e)))
+            ranges.append((s, e, np.zeros(1, dtype=np.int64)))
+        else:
+            ranges.append((s, e, np.arange(lo, hi + 1)))
+    if len(unshifted) == len(ranges):
+        raise ValueError(f"No trial can be shifted by a whole block: every trial (events "
+                         f"{', '.join(f'{s}..{e - 1}' for s, e in unshifted)}) has a single "
+                         "block or one block over half of its events. The shift test needs a "
+                         "trial of 2 or more blocks, none over half of its events: use "
+                         "shorter blocks (events.block_s).")
     n_all = int(np.prod([float(r.size) for _, _, r in ranges]))
     if n_all <= n_permutations:
         grids = np.meshgrid(*[r for _, _, r in ranges], indexing="ij")
@@ -179,7 +198,30 @@ def _shift_plan(t_starts, t_stops, b_starts, n_permutations: int,
     else:
         shifts = [rng.choice(r, size=n_permutations) for _, _, r in ranges]
     plan = [(s, e, k) for (s, e, _), k in zip(ranges, shifts, strict=True)]
-    return plan, shifts[0].size
+    return plan, shifts[0].size, unshifted
+
+
+def unshifted_trials(blocks, trials=None) -> list[tuple[int, int]]:
+    """Event ranges ``(start, stop)`` of the trials that :func:`permutation_p` leaves unshifted.
+
+    Parameters
+    ----------
+    blocks : array of shape (n_events,)
+    trials : array of shape (n_events,) or None
+
+    Returns
+    -------
+    ranges : list of (int, int)
+        Empty when every trial can be shifted by a whole block.
+    """
+    b_starts, _ = block_runs(blocks)
+    t_starts, t_stops = _trial_runs(trials, blocks, np.asarray(blocks).size)
+    out = []
+    for s, e in zip(t_starts, t_stops, strict=True):
+        inner = b_starts[(b_starts >= s) & (b_starts < e)]
+        if int(np.diff(np.r_[inner, e]).max()) * 2 > e - s:
+            out.append((int(s), int(e)))
+    return out
 
 
 def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
@@ -191,7 +233,9 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
     trial's longest block (in events) from either end, independently across trials
     (``_shift_plan``). A circular shift keeps the autocorrelation of both series (except
     at one seam per trial) and breaks only their alignment, so autocorrelated responses
-    and predictions do not inflate the test. Shifting by any such offset rather than by
+    and predictions do not inflate the test. A trial too short for a whole-block shift is
+    left unshifted in every resample (see ``_shift_plan``; logged as a warning): the test is
+    then that of the other trials; it raises only when no trial can be shifted. Shifting by any such offset rather than by
     whole blocks only gives the test a finer resolution: with ``m`` blocks a whole-block
     shift has ``m - 1`` values, so a p-value below ``1 / m`` would be an artefact of
     drawing the same few shifts again; when all admissible shifts are fewer than
@@ -230,7 +274,11 @@ def permutation_p(y, y_hat, blocks, trials=None, n_permutations: int = 1000,
     if b_starts.size and (b_starts[-1] >= n_events):
         raise ValueError(f"'blocks' and 'y' disagree on the number of events ({n_events}).")
     t_starts, t_stops = _trial_runs(trials, blocks, n_events)
-    plan, n_null = _shift_plan(t_starts, t_stops, b_starts, n_permutations, rng)
+    plan, n_null, unshifted = _shift_plan(t_starts, t_stops, b_starts, n_permutations, rng)
+    if unshifted:
+        logger.warning("circular-shift test: trial(s) of events %s cannot be shifted by a whole "
+                       "block and are left unshifted (their evidence is not used)",
+                       ", ".join(f"{s}..{e - 1}" for s, e in unshifted))
     p = np.empty(n_targets)
     r_null = np.empty((n_null, n_targets)) if return_null else None
     for sl in _batches(n_targets, n_targets_batch):
@@ -342,3 +390,77 @@ def paired_swap_test(sums_a: np.ndarray, sums_b: np.ndarray, n_permutations: int
         if return_null:
             null[:, sl] = d
     return (delta, p, null) if return_null else (delta, p)
+
+
+#: Largest correlation of adjacent block sums that block resampling tolerates; the block length
+#: needed is set from it (see :func:`residual_autocorr_time`).
+BLOCK_CORR_LIMIT = 0.1
+
+
+def residual_autocorr_time(y, y_hat, trials=None, window_c: float = 5.0,
+                           n_targets_batch: int | None = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Integrated autocorrelation time of the residual score ``e (ŷ - mean ŷ)``, in events.
+
+    ``e = y - (a + b ŷ)`` is the residual of the least-squares line over all events (as in
+    :func:`residual_block_autocorr`). The tests sum ``Σ y ŷ`` over blocks and treat the block
+    sums as independent; the terms of that sum, under the null and around the fitted line, are
+    ``z_i = e_i (ŷ_i - mean ŷ)``, whose autocorrelation is about ``ρ_e(k) ρ_ŷ(k)``. So drift in
+    the responses alone (``ŷ`` white) leaves ``z`` white, as it leaves the tests calibrated (issue
+    #12: 5.8 % at nominal 5 %), while drift shared by responses and predictions makes ``z`` slow,
+    as it makes the tests liberal; the residual ``e`` alone would flag both.
+
+    ``τ = 1 + 2 Σ_{k=1..M} ρ_z(k)`` with ``ρ_z`` pooled over trials (no pair spans two trials)
+    and Sokal's window: the smallest ``M`` with ``M >= window_c * τ(M)`` (at most a quarter of
+    the longest trial). For an AR(1) with correlation time ``t`` events, ``τ - 1 ≈ 2 t`` and the
+    correlation of adjacent block sums of ``L`` events ``≈ t / L``, so blocks of at least
+    ``(τ - 1) / (2 * BLOCK_CORR_LIMIT)`` events keep it below ``BLOCK_CORR_LIMIT``; white
+    terms (``τ = 1``) need no particular length.
+
+    Parameters
+    ----------
+    y, y_hat : arrays of shape (n_events, n_targets)
+    trials : array of shape (n_events,) or None
+    window_c : float
+        Sokal's window constant.
+    n_targets_batch : int or None
+
+    Returns
+    -------
+    tau : array of shape (n_targets,)
+        In events (1 for white terms; NaN for a constant prediction or response).
+    needed_events : array of shape (n_targets,)
+        Block length, in events, at which adjacent block sums correlate at most
+        ``BLOCK_CORR_LIMIT``: ``max(τ - 1, 0) / (2 * BLOCK_CORR_LIMIT)``.
+    """
+    y, y_hat = _check_pair(y, y_hat)
+    n_events, n_targets = y.shape
+    blocks = np.zeros(n_events, dtype=np.int64) if trials is None else np.asarray(trials)
+    t_starts, t_stops = _trial_runs(trials, blocks, n_events)
+    max_lag = max(1, int(np.max(t_stops - t_starts)) // 4)
+    tau = np.full(n_targets, np.nan)
+    for sl in _batches(n_targets, n_targets_batch):
+        yb, hb = y[:, sl].astype(np.float64), y_hat[:, sl].astype(np.float64)
+        hc = hb - hb.mean(0)
+        yc = yb - yb.mean(0)
+        var_h = (hc * hc).sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = np.where(var_h > 0, (yc * hc).sum(0) / var_h, 0.0)
+        z = (yc - slope * hc) * hc
+        z -= z.mean(0)
+        acov = np.zeros((max_lag + 1, z.shape[1]))
+        for s, e in zip(t_starts, t_stops, strict=True):
+            n_t = e - s
+            f = scipy.fft.rfft(z[s:e], n=2 * n_t, axis=0, workers=-1)
+            c = scipy.fft.irfft(f * np.conj(f), n=2 * n_t, axis=0, workers=-1)
+            k = min(max_lag, n_t - 1)
+            acov[:k + 1] += c[:k + 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = acov[1:] / acov[0]
+        cum = 1 + 2 * np.cumsum(rho, axis=0)  # tau(M), M = 1..max_lag
+        lags = np.arange(1, max_lag + 1)[:, None]
+        ok = lags >= window_c * cum
+        first = np.where(ok.any(0), ok.argmax(0), max_lag - 1)
+        t = cum[first, np.arange(cum.shape[1])]
+        tau[sl] = np.where(acov[0] > 0, t, np.nan)
+    needed = np.clip(tau - 1, 0, None) / (2 * BLOCK_CORR_LIMIT)
+    return tau, needed

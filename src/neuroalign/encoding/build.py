@@ -23,13 +23,21 @@ import pandas as pd
 
 from .. import __version__
 from ..config import config_hash
+from ..data.blocks import check_block_design
 from ..data.build import read_responses
 from ..data.events import EVENT_COLUMNS
 from ..features.extract import read_features
 from ..io import open_h5_atomic, read_parquet_checked
 from ..utils import get_device, logger
 from .baselines import concat_feature_spaces, cross_fitted_banded_predictions
-from .blockstats import block_sums, bootstrap_ci, permutation_p, residual_block_autocorr
+from .blockstats import (
+    block_sums,
+    bootstrap_ci,
+    permutation_p,
+    residual_autocorr_time,
+    residual_block_autocorr,
+)
+from .folds import contiguous_folds
 from .ridge import CrossFitResult, cross_fitted_predictions
 
 __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
@@ -37,6 +45,8 @@ __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
 ENCODING_DATASETS = ["electrodes", "r", "layer_r", "layer", "alpha", "ci_low", "ci_high", "p",
                      "residual_autocorr", "blockstats", "block_trial", "event_id", "trial",
                      "movie"]
+#: Written by this version, absent from older outputs: read when present.
+ENCODING_OPTIONAL = ["residual_tau", "block_s_needed"]
 
 
 def _seed(config: dict[str, Any], *parts: str) -> np.random.SeedSequence:
@@ -89,6 +99,48 @@ def _highpass(enc: dict[str, Any], times: np.ndarray, trials: np.ndarray) -> dic
             "times_s": times, "trials": trials}
 
 
+def _check_design(config: dict[str, Any], subject: str, alignment: str, blocks: np.ndarray,
+                  trials: np.ndarray, responses: dict[str, Any], events_dir: Path,
+                  what: str) -> dict[str, Any]:
+    """Refuse, before any fit, a block design the cross-fit or the tests cannot use
+    (``data.blocks.check_block_design``, the check ``check-data`` runs); log its warnings.
+
+    Returns the design facts ``_write`` records: ``block_s``, ``unshifted_trials`` and
+    ``spacing_s``, the mean event spacing (each trial's span over its events, pooled) that
+    turns autocorrelation times in events into seconds.
+    """
+    enc, st = config["encoding"], config["stats"]
+    folds = int(enc["folds"])
+    gap = int(enc.get("gap_blocks", 1))
+    try:
+        cut = contiguous_folds(blocks, folds, gap, enc["training"])
+        per_fold = [int(np.unique(blocks[test]).size) for _, test in cut]
+    except ValueError:
+        per_fold = None  # too few blocks: check_block_design says how many are needed
+    design = check_block_design(blocks, trials, n_folds=folds,
+                                n_permutations=int(st["n_permutations"]),
+                                fdr_q=float(st["fdr_q"]), gap_blocks=gap,
+                                guard_blocks=int(enc.get("guard_blocks", 1)),
+                                block_s=float(config["events"]["block_s"]),
+                                what=f"{subject} / {alignment} ({what})", fold_blocks=per_fold)
+    if design.problems:
+        raise ValueError("; ".join(design.problems))
+    for w in design.warnings:
+        logger.warning("%s", w)
+    span, count = 0.0, 0
+    movies = np.asarray(responses["movie"])
+    for movie in np.unique(movies):
+        path = events_dir / movie / "events" / f"{alignment}.parquet"
+        times = read_parquet_checked(path, EVENT_COLUMNS).set_index("event_id")["time_s"]
+        for t in np.unique(trials[movies == movie]):
+            rows = (movies == movie) & (trials == t)
+            tt = times.loc[responses["event_id"][rows]].to_numpy()
+            span, count = span + float(tt.max() - tt.min()), count + int(rows.sum())
+    return {"block_s": float(config["events"]["block_s"]),
+            "unshifted_trials": np.array(design.unshifted_trials, dtype=np.int64),
+            "spacing_s": span / max(count, 1)}
+
+
 def _features(features_dir: Path, movies: np.ndarray, event_ids: np.ndarray, alignment: str,
               layers: list[str] | None = None) -> tuple[list[np.ndarray], list[str], dict]:
     """Per-layer feature matrices aligned to the response rows."""
@@ -112,14 +164,38 @@ def _features(features_dir: Path, movies: np.ndarray, event_ids: np.ndarray, ali
     return [out[n] for n in names], names, attrs
 
 
+def _check_block_length(needed_s: np.ndarray, block_s: float, attrs: dict[str, Any]) -> None:
+    """Stop when the typical electrode's residual scores stay correlated beyond a block.
+
+    ``needed_s`` (n_electrodes, n_bins) is the block length each target needs
+    (``residual_autocorr_time``). Per electrode its median over bins; the job stops when the
+    median electrode needs more than ``block_s``, naming the length to use. Single electrodes
+    over it are flagged in the report (their p-values may be optimistic), not refused.
+    """
+    per_electrode = np.nanmedian(needed_s, axis=1) if needed_s.size else np.array([])
+    typical = float(np.nanmedian(per_electrode)) if np.isfinite(per_electrode).any() else 0.0
+    if typical > block_s:
+        raise ValueError(
+            f"{attrs.get('subject')} / {attrs.get('alignment')} ({attrs.get('model')}/"
+            f"{attrs.get('init')}): the residuals times the predictions stay correlated beyond a "
+            f"block: the median electrode needs blocks of at least {typical:.0f} s for adjacent "
+            f"block sums to correlate below 0.1, and events.block_s is {block_s:g} s. Set "
+            f"events.block_s to {10 * np.ceil(typical / 10):.0f} or more (or remove the slow "
+            "drift the responses and features share).")
+
+
 def _write(out: str | os.PathLike, result: CrossFitResult, blocks: np.ndarray,
            trials: np.ndarray, responses: dict[str, Any], layers: list[str], stats: dict,
-           attrs: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+           attrs: dict[str, Any], rng: np.random.Generator,
+           design: dict[str, Any]) -> dict[str, Any]:
     n_events, n_el, n_bins = responses["responses"].shape
     shape = (n_el, n_bins)
     # Score against the responses the fit was scored on (high-passed per test fold when
     # encoding.highpass_on includes responses): the same array for every model and baseline.
     y = result.y_eval
+    tau, needed = residual_autocorr_time(y, result.y_hat, trials)
+    needed_s = (needed * design["spacing_s"]).reshape(shape)
+    _check_block_length(needed_s, design["block_s"], attrs)
     sums = block_sums(y, result.y_hat, blocks)
     ci_low, ci_high = bootstrap_ci(sums, n_resamples=stats["n_bootstrap"], rng=rng)
     p = permutation_p(y, result.y_hat, blocks, trials, n_permutations=stats["n_permutations"],
@@ -140,6 +216,8 @@ def _write(out: str | os.PathLike, result: CrossFitResult, blocks: np.ndarray,
         put("ci_high", ci_high.reshape(shape).astype(np.float32))
         put("p", p.reshape(shape))
         put("residual_autocorr", autocorr.reshape(shape).astype(np.float32))
+        put("residual_tau", tau.reshape(shape).astype(np.float32))
+        put("block_s_needed", needed_s.astype(np.float32))
         # (n_blocks, 6, n_electrodes, n_bins): n, Σy, Σy², Σŷ, Σŷ², Σyŷ per block and target.
         put("blockstats", sums.reshape((sums.shape[0], 6) + shape), compression="gzip",
             compression_opts=1, shuffle=True)
@@ -156,12 +234,14 @@ def _write(out: str | os.PathLike, result: CrossFitResult, blocks: np.ndarray,
                         "highpass_on": str(result.highpass_on),
                         "n_bootstrap": stats["n_bootstrap"],
                         "n_permutations": stats["n_permutations"],
+                        "block_s": design["block_s"], "event_spacing_s": design["spacing_s"],
+                        "unshifted_trials": design["unshifted_trials"],
                         "neuroalign_version": __version__})
-    flagged = float(np.mean(autocorr > 0.1))
-    logger.info("encoding %s/%s/%s: median r %.3f, %.0f%% of targets p < 0.05, %.1f%% with "
-                "residual block autocorrelation > 0.1 -> %s", attrs.get("model"),
+    flagged = float(np.mean(np.nanmedian(needed_s, axis=1) > design["block_s"]))
+    logger.info("encoding %s/%s/%s: median r %.3f, %.0f%% of targets p < 0.05, %.1f%% of "
+                "electrodes need blocks over %g s -> %s", attrs.get("model"),
                 attrs.get("init"), attrs.get("alignment"), float(np.median(result.r)),
-                100 * float(np.mean(p < 0.05)), 100 * flagged, out)
+                100 * float(np.mean(p < 0.05)), 100 * flagged, design["block_s"], out)
     return {"median_r": float(np.median(result.r)), "frac_p05": float(np.mean(p < 0.05))}
 
 
@@ -194,6 +274,8 @@ def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, al
     """
     responses = read_responses(responses_path)
     blocks, trials, times = _design(responses, Path(events_dir), alignment)
+    design = _check_design(config, subject, alignment, blocks, trials, responses,
+                           Path(events_dir), f"{model}/{init}")
     X_layers, names, feat_attrs = _features(Path(features_dir), responses["movie"],
                                             responses["event_id"], alignment, layers)
     n_events = responses["responses"].shape[0]
@@ -210,7 +292,8 @@ def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, al
              "weights_sha256": str(feat_attrs.get("weights_sha256", "")),
              "modality": str(feat_attrs.get("modality", "")),
              "is_control": bool(feat_attrs.get("is_control", False))}
-    return _write(out, result, blocks, trials, responses, names, config["stats"], attrs, rng)
+    return _write(out, result, blocks, trials, responses, names, config["stats"], attrs, rng,
+                  design)
 
 
 def best_layer(encoding_path: str | os.PathLike, top_fraction: float = 0.1) -> str:
@@ -263,6 +346,8 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
                          f"{len(features_dirs)} feature folders")
     responses = read_responses(responses_path)
     blocks, trials, times = _design(responses, Path(events_dir), alignment)
+    design = _check_design(config, subject, alignment, blocks, trials, responses,
+                           Path(events_dir), f"{kind} baseline")
     spaces, chosen, bands = [], [], []
     for model, enc_path, feat_dir in zip(models, encodings, features_dirs, strict=True):
         layer = best_layer(enc_path)
@@ -299,7 +384,8 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
              "responses_config_hash": str(responses["attrs"].get("config_hash", "")),
              "components": np.array(chosen, dtype="S"), "modality": "linear-integration",
              "is_control": False}
-    return _write(out, result, blocks, trials, responses, names, config["stats"], attrs, rng)
+    return _write(out, result, blocks, trials, responses, names, config["stats"], attrs, rng,
+                  design)
 
 
 def read_encoding(path: str | os.PathLike,
@@ -311,6 +397,8 @@ def read_encoding(path: str | os.PathLike,
     path : path-like
     datasets : sequence of str or None
         Read only these datasets (e.g. leave out the large ``blockstats``); None reads all.
+        Those of ``ENCODING_OPTIONAL`` (``residual_tau``, ``block_s_needed``, both of shape
+        (n_electrodes, n_bins)) are left out when the file predates them.
 
     Returns
     -------
@@ -324,7 +412,8 @@ def read_encoding(path: str | os.PathLike,
         missing = [k for k in ENCODING_DATASETS if k not in f]
         if missing:
             raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
-        out = {k: f[k][()] for k in (ENCODING_DATASETS if datasets is None else datasets)}
+        names = (ENCODING_DATASETS + ENCODING_OPTIONAL) if datasets is None else datasets
+        out = {k: f[k][()] for k in names if k in f or k not in ENCODING_OPTIONAL}
         out["attrs"] = dict(f.attrs)
     if "electrodes" in out:
         out["electrodes"] = [e.decode() for e in out["electrodes"]]

@@ -28,7 +28,7 @@ SITE_CLASSES = ["multimodal", "multimodal-partial", "multimodal-language-only",
                 "multimodal-vision-only"]
 _RANK = SITE_CLASSES + ["vision", "language", "responsive", "none", "dropped"]
 _READ = ["electrodes", "r", "layer_r", "ci_low", "ci_high", "p", "residual_autocorr",
-         "event_id", "movie"]
+         "block_s_needed", "event_id", "movie"]
 
 
 def apply_pooled_classes(sites: pd.DataFrame, pooled: pd.DataFrame, subject: str,
@@ -112,7 +112,8 @@ def read_encoding_summary(path: str | os.PathLike) -> dict[str, Any]:
     -------
     enc : dict
         ``electrodes`` (list of str), ``r``, ``ci_low``, ``ci_high``, ``p``,
-        ``residual_autocorr`` (n_electrodes, n_bins), ``layer_r`` (n_layers, n_electrodes,
+        ``residual_autocorr`` and, in outputs that have it, ``block_s_needed``
+        (n_electrodes, n_bins), ``layer_r`` (n_layers, n_electrodes,
         n_bins), ``event_id``, ``movie`` (n_events,), ``attrs``, ``path``.
     """
     from ..encoding.build import read_encoding  # lazy: it imports torch, reports need not

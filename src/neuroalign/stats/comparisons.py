@@ -8,12 +8,12 @@ Block sums are ``(n_blocks, 6, n_electrodes, n_bins)`` arrays of ``n, Σy, Σy²
 from __future__ import annotations
 
 import hashlib
-import math
 
 import numpy as np
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
+from ..data.blocks import min_swap_blocks
 from ..encoding.blockstats import SH, SHH, SY, SYH, SYY, N
 
 __all__ = ["bh_fdr", "responsive_bins", "electrode_swap_test", "min_blocks", "check_blocks",
@@ -104,8 +104,10 @@ def mean_r_over_bins(r: np.ndarray, bins: np.ndarray) -> np.ndarray:
 
 
 def min_blocks(n_permutations: int) -> int:
-    """Fewest blocks for a swap test: ``2**m`` distinct swap patterns must reach the resamples."""
-    return max(1, math.ceil(math.log2(max(int(n_permutations), 1))))
+    """Fewest blocks for a swap test: ``2**m`` distinct swap patterns must reach the resamples
+    (``data.blocks.min_swap_blocks``, the same minimum ``check-data`` and the encoding job
+    enforce before any fit)."""
+    return min_swap_blocks(n_permutations)
 
 
 def check_blocks(n_blocks: int, n_permutations: int, what: str = "") -> None:
