@@ -67,6 +67,7 @@ def test_data_stage_matches_braintreebank_layout(bids_root, built, tmp_path):
     results = tmp_path / "results"
     cfg = _config(bids_root, results, task="movie")
     cfg["movies"]["scene_cuts"] = cfg_bt["movies"]["scene_cuts"]
+    cfg["events"]["block_s"] = cfg_bt["events"]["block_s"]  # the same blocks as `built`
     for movie in truth["latents"]:
         for alignment in ("language", "vision"):
             path = results / "movies" / movie / "events" / f"{alignment}.parquet"

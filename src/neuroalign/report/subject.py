@@ -446,10 +446,10 @@ def render_subject_report(config: dict[str, Any], subject: str,
         "multimodal model (y) against the best unimodal (vision or language) model of that "
         "electrode (x), coloured by the electrode's class in that alignment. Dashed: "
         "identity."))
-    auto_rows, pooled, flags = _residual_autocorr(groups)
+    auto_rows, needed_by_alignment, flags = _residual_autocorr(groups)
     block_s = float(config["events"]["block_s"])
     figs.append(EmbeddedFigure.from_figure(
-        _plot_autocorr_hist(pooled, block_s), "residual_autocorr",
+        _plot_autocorr_hist(needed_by_alignment, block_s), "residual_autocorr",
         "Residual block autocorrelation",
         "Block length each electrode needs (median over its bins) for adjacent block sums of "
         "its residual scores e·ŷ to correlate below 0.1, from their integrated autocorrelation "
