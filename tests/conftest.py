@@ -26,38 +26,47 @@ def shared_data() -> Path:
     return SAMPLE_DATA
 
 
-@pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory) -> Path:
-    """A `tiny` simulated Brain TreeBank dataset (random latents), built once per session."""
+#: The simulator's realistic structure switched off (no slow drift, spikes or scenes): for the
+#: tests that check an estimator against known truth at fixed thresholds. Robustness to that
+#: structure is checked on it switched on (test_calibration_eventlevel, the demo, the null
+#: calibration of the whole chain).
+CLEAN = {"drift_sd": 0.0, "spike_frac": 0.0, "scenes": False}
+
+
+def _simulate_tiny(root: Path, **structure) -> Path:
     from neuroalign.simulate import simulate_dataset
 
-    root = tmp_path_factory.mktemp("sim_tiny")
-    simulate_dataset(root, preset="tiny", seed=0, latents="random")
+    simulate_dataset(root, preset="tiny", seed=0, latents="random", **structure)
     return root
 
 
 @pytest.fixture(scope="session")
-def built(tiny_dataset, tmp_path_factory):
-    """The data stage run on the tiny dataset: (config, output dir, ground truth, summaries).
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A `tiny` simulated Brain TreeBank dataset (random latents), built once per session."""
+    return _simulate_tiny(tmp_path_factory.mktemp("sim_tiny"))
 
-    Layout under the output dir: ``movies/{movie}/events/{alignment}.parquet`` and
-    ``{subject}/electrodes.parquet``, ``{subject}/{alignment}.h5``.
-    """
+
+@pytest.fixture(scope="session")
+def tiny_dataset_clean(tmp_path_factory) -> Path:
+    """The same `tiny` dataset without drift, spikes or scenes (``CLEAN``)."""
+    return _simulate_tiny(tmp_path_factory.mktemp("sim_tiny_clean"), **CLEAN)
+
+
+def _data_stage(dataset: Path, out: Path):
     import json
 
     from neuroalign.config import validate_config
     from neuroalign.data.build import write_electrodes, write_events, write_responses
 
-    out = tmp_path_factory.mktemp("built")
-    cfg = validate_config({"dataset": {"root": str(tiny_dataset)},
-                           "movies": {"root": str(tiny_dataset / "movies"),
-                                      "scene_cuts": str(tiny_dataset / "scene_cuts")},
+    cfg = validate_config({"dataset": {"root": str(dataset)},
+                           "movies": {"root": str(dataset / "movies"),
+                                      "scene_cuts": str(dataset / "scene_cuts")},
                            # 10 s blocks as in the tiny workflow: the 150 s movie's 5 blocks
                            # of 30 s are refused before any fit (data.blocks).
                            "events": {"block_s": 10},
                            "stats": {"n_bootstrap": 200, "n_permutations": 200},
                            "results": str(out)})
-    truth = json.loads((tiny_dataset / "ground_truth.json").read_text())
+    truth = json.loads((dataset / "ground_truth.json").read_text())
     for movie in truth["latents"]:
         for alignment in ("language", "vision"):
             write_events(cfg, movie, alignment,
@@ -69,6 +78,22 @@ def built(tiny_dataset, tmp_path_factory):
             cfg, subject, ["language", "vision"], out / subject / "electrodes.parquet",
             out / "movies", [out / subject / "language.h5", out / subject / "vision.h5"])
     return cfg, out, truth, summaries
+
+
+@pytest.fixture(scope="session")
+def built(tiny_dataset, tmp_path_factory):
+    """The data stage run on the tiny dataset: (config, output dir, ground truth, summaries).
+
+    Layout under the output dir: ``movies/{movie}/events/{alignment}.parquet`` and
+    ``{subject}/electrodes.parquet``, ``{subject}/{alignment}.h5``.
+    """
+    return _data_stage(tiny_dataset, tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture(scope="session")
+def built_clean(tiny_dataset_clean, tmp_path_factory):
+    """``built`` on ``tiny_dataset_clean``."""
+    return _data_stage(tiny_dataset_clean, tmp_path_factory.mktemp("built_clean"))
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,8 @@ _UNIMODAL = ["sim-vision", "sim-language"]
 def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: float = 150.0,
                       snr: float | None = None, additive_frac: float = 0.0,
                       config: dict[str, Any] | None = None,
-                      alignments: tuple[str, ...] = ("language", "vision")) -> dict[str, Any]:
+                      alignments: tuple[str, ...] = ("language", "vision"),
+                      structure: dict[str, Any] | None = None) -> dict[str, Any]:
     """Simulate one `tiny` subject and run data, features, encoding and stats on it.
 
     Parameters
@@ -51,6 +52,9 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
     config : dict or None
         Config overrides (e.g. ``{"events": {"block_s": 10}}``); dataset paths are set here.
     alignments : tuple of str
+    structure : dict or None
+        Keyword arguments of ``simulate_dataset`` for the realistic structure
+        (``drift_sd``, ``spike_frac``, ``scenes``); None keeps the preset's.
 
     Returns
     -------
@@ -61,7 +65,7 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
     root = Path(root)
     ds, out = root / "ds", root / "out"
     simulate_dataset(ds, preset="tiny", seed=seed, latents="random", snr=snr, n_subjects=1,
-                     duration_s=duration_s, additive_frac=additive_frac)
+                     duration_s=duration_s, additive_frac=additive_frac, **(structure or {}))
     cfg = validate_config({**(config or {}), "dataset": {"root": str(ds)},
                            "movies": {"root": str(ds / "movies"),
                                       "scene_cuts": str(ds / "scene_cuts")},
