@@ -80,7 +80,12 @@ def test_global_null_p_values_are_uniform(null_runs):
     print(f"residual block autocorrelation (lag 1, 10 s blocks): mean {np.nanmean(autocorr):+.3f}, "
           f"flagged > 0.1: {np.nanmean(autocorr > 0.1):.2f} (chance level with ~15 blocks)")
     assert ks_t.pvalue > 0.01
-    assert ks_e.pvalue > 0.01
+    # Electrode-level swap p must hold its level; it need not be uniform: since the 90 s
+    # high-pass (encoding.highpass_s) it is conservative here (seen 2026-12-01: 3.6 % of
+    # 1,536 below 0.05, KS p < 0.001).
+    for alpha in (0.05, 0.1):
+        bound = alpha + 2.33 * np.sqrt(alpha * (1 - alpha) / electrode_p.size)
+        assert np.mean(electrode_p < alpha) <= bound, alpha
 
 
 @pytest.mark.slow
@@ -117,5 +122,6 @@ def test_default_block_length_holds_its_level(null_runs_default_blocks):
           f"p={ks_e.pvalue:.3f}, P(p<0.05)={np.mean(electrode_p < 0.05):.3f}; "
           f"{flagged}/{len(runs)} datasets flag a site")
     assert level <= bound
-    assert ks_e.pvalue > 0.01
+    e_bound = 0.05 + 2.33 * np.sqrt(0.05 * 0.95 / electrode_p.size)
+    assert np.mean(electrode_p < 0.05) <= e_bound  # level, not uniformity (see above)
     assert flagged <= 2
