@@ -9,6 +9,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.neuroalign-installed
 CORES ?= 2
+# pytest-xdist workers for `make test`: the suite's long tests are single-process, so two workers
+# on CI's two cores roughly halve its wall time; tests sharing a workflow fixture stay together
+# (tests/conftest.py). TEST_JOBS=0 runs it in one process.
+TEST_JOBS ?= $(CORES)
+PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup
 DEMO_DATA := data/sim
 export PATH := $(abspath $(BIN)):$(PATH)
 # No model hub is reachable from compute nodes (or from here): load only local weights.
@@ -43,11 +48,11 @@ system-deps:
 	bash tests/system/install.sh
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 # Everything but the end-to-end runs marked `slow` (pyproject.toml); needs no Debian programs.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

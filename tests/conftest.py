@@ -12,6 +12,20 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "tests" / "data"
 
 
+#: Session fixtures that run a whole workflow (minutes each). Under pytest-xdist (`make test`
+#: runs two workers) every worker would build its own copy; the tests that use one are kept on
+#: one worker instead (``--dist loadgroup``), so each is built once per run.
+_WORKFLOW_GROUPS = ("demo_workflow", "tiny_workflow")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture in _WORKFLOW_GROUPS:
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(fixture))
+                break
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
