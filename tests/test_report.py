@@ -1,7 +1,7 @@
-"""Report stage: per-subject report.html, summary.html and sites.tsv (DESIGN.md §7).
+"""Report stage: per-subject report.html, summary.html and sites.tsv (docs/DESIGN.md §7).
 
 The fast tests render small encoding/stats files written here in the documented schemas
-(DESIGN.md §4), so they do not depend on what the stats stage currently calls a site; the
+(docs/DESIGN.md §4), so they do not depend on what the stats stage currently calls a site; the
 slow test renders the tiny end-to-end workflow's outputs and runs `snakemake --report`.
 """
 

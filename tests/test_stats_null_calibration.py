@@ -2,7 +2,7 @@
 
 Twelve `tiny` datasets (one subject, 150 s, snr = 0: every electrode is null, with the
 simulator's autocorrelated pink/high-gamma noise and scene/sentence-structured latents), the
-sim-* controls as models, 10 s blocks. Checked, as issue #5 and DESIGN.md §6 ask:
+sim-* controls as models, 10 s blocks. Checked, as issue #5 and docs/DESIGN.md §6 ask:
 
 - per-target permutation p of r > 0, pooled over datasets, models and targets, is uniform
   (KS p > 0.01) — here with electrodes' bins as the unit, since the 81 bins of an electrode

@@ -102,7 +102,7 @@ def test_planted_sites_both_alignments_and_nulls(fitted):
 
 def test_linear_baselines_stop_additive_electrodes(fitted):
     """An additive vision+language electrode beats each unimodal model, so without the linear
-    baselines it would be called multimodal; with them it is not (DESIGN.md §6).
+    baselines it would be called multimodal; with them it is not (docs/DESIGN.md §6).
 
     Seen on this dataset: all three additive electrodes ``multimodal-language-only`` without
     the baselines (in the vision alignment their language part is weak), ``vision`` with them.

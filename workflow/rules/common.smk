@@ -141,7 +141,7 @@ def all_stats_outputs():
     ] + [POOLED_SITES]
 
 
-# ---- report stage (DESIGN.md §7): per-subject reports, the summary and sites.tsv.
+# ---- report stage (docs/DESIGN.md §7): per-subject reports, the summary and sites.tsv.
 from neuroalign.report import SUBJECT_FIGURES as REPORT_SUBJECT_FIGURES
 from neuroalign.report import SUMMARY_FIGURES as REPORT_SUMMARY_FIGURES
 

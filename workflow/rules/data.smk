@@ -1,4 +1,4 @@
-# Data stage: events per movie, electrodes and responses per subject (DESIGN.md §4-5).
+# Data stage: events per movie, electrodes and responses per subject (docs/DESIGN.md §4-5).
 
 
 rule events:

@@ -1,5 +1,5 @@
 # Encoding stage: one job per subject x model x init x alignment, baselines as their own
-# jobs (DESIGN.md §4, §6).
+# jobs (docs/DESIGN.md §4, §6).
 
 
 rule encoding:

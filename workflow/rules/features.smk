@@ -1,4 +1,4 @@
-# Features stage: one job per model x init x movie x alignment (DESIGN.md §4-5).
+# Features stage: one job per model x init x movie x alignment (docs/DESIGN.md §4-5).
 # GPU-capable: `resources: gpu` lets the SLURM/GPU profiles route these jobs.
 
 

@@ -1,5 +1,5 @@
 # Report stage: one self-contained HTML report per subject, then the cross-subject summary and
-# sites.tsv (DESIGN.md §4, §7); the classes shown are the pooled stats table's (BH across all
+# sites.tsv (docs/DESIGN.md §4, §7); the classes shown are the pooled stats table's (BH across all
 # subjects). Outputs are registered with report() so that
 # `snakemake --report report.html` (or .zip) collects them with their figures.
 import os

@@ -1,6 +1,6 @@
 # Stats stage: one job per subject reads all its encoding outputs and writes the paired
 # comparisons and the electrode-level claims with per-subject q; one pooled job then applies
-# BH across every subject's electrodes and assigns the final classes (DESIGN.md §4, §6).
+# BH across every subject's electrodes and assigns the final classes (docs/DESIGN.md §4, §6).
 
 
 rule stats:

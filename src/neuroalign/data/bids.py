@@ -1,4 +1,4 @@
-"""BIDS-iEEG datasets: subjects, recordings, the electrodes table and movie runs (DESIGN.md §4).
+"""BIDS-iEEG datasets: subjects, recordings, the electrodes table and movie runs (docs/DESIGN.md §4).
 
 A thin layer over mne-bids. The electrodes table joins ``*_electrodes.tsv`` (coordinates) with the
 recordings' ``*_channels.tsv`` (type and status), in the columns of

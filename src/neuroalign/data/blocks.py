@@ -1,7 +1,7 @@
 """What a block design must allow before any fit: folds, circular shifts and block swaps.
 
 Events are grouped into contiguous blocks of ``events.block_s`` s of movie (``assign_blocks``),
-the unit of every resampling. Three uses of the blocks set minimums (DESIGN.md §6):
+the unit of every resampling. Three uses of the blocks set minimums (docs/DESIGN.md §6):
 
 - **Cross-fit folds** (``encoding.folds``): every fold must hold at least 2 blocks so that its
   halves A and B are cut at a block boundary (a split block would let the selection on one half

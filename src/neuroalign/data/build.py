@@ -100,7 +100,7 @@ def write_events(config: dict[str, Any], movie: str, alignment: str,
     Returns
     -------
     events : DataFrame
-        The table written to ``out`` (see DESIGN.md §4).
+        The table written to ``out`` (see docs/DESIGN.md §4).
     """
     dataset = open_dataset(config)
     transcript = dataset.transcript(movie)

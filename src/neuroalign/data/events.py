@@ -1,6 +1,6 @@
 """Events: the movie moments at which networks and brain are compared.
 
-Per movie and alignment (DESIGN.md §5):
+Per movie and alignment (docs/DESIGN.md §5):
 
 - ``language``: one event per word onset; frame = the frame on screen at the
   onset; text = the sentence so far, up to ``context_words`` words, ending with
@@ -129,7 +129,7 @@ def vision_events(cut_times: np.ndarray, transcript: pd.DataFrame, fps: float,
 def make_events(alignment: str, transcript: pd.DataFrame, *, cut_times: np.ndarray | None = None,
                 fps: float = 25.0, context_words: int = 20, block_s: float = 30.0,
                 duration_s: float | None = None) -> pd.DataFrame:
-    """Build the events table of one movie and alignment (DESIGN.md §4).
+    """Build the events table of one movie and alignment (docs/DESIGN.md §4).
 
     Events after ``duration_s`` (the movie's end), when given, are dropped with
     a warning: they cannot have a frame.

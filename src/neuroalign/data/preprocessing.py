@@ -1,6 +1,6 @@
 """Raw intracranial recording -> event-locked responses, in bounded memory.
 
-Steps per recording (DESIGN.md §5): detect bad channels, plan the re-reference, then for every
+Steps per recording (docs/DESIGN.md §5): detect bad channels, plan the re-reference, then for every
 chunk of output channels: re-reference -> notch at the line frequency and its harmonics -> band
 (high-gamma analytic amplitude or broadband) -> per-trial z-score -> mean in windows of
 ``window_s`` every ``step_s`` from ``tmin`` to ``tmax`` around each event. MNE does the filtering.

@@ -1,6 +1,6 @@
 """Encoding stage: cross-fitted ridge from network features to SEEG responses, block statistics.
 
-DESIGN.md §4 and §6 are the contract. ``ridge`` fits (torch), ``blockstats`` scores (NumPy),
+docs/DESIGN.md §4 and §6 are the contract. ``ridge`` fits (torch), ``blockstats`` scores (NumPy),
 ``folds`` cuts time into contiguous folds that never split a block.
 """
 

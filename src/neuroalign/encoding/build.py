@@ -6,7 +6,7 @@
 Each output holds out-of-sample r per electrode and bin, the per-layer r, the chosen layer
 and alpha, block-bootstrap CIs, circular-shift permutation p-values, the residual block
 autocorrelation diagnostic and the per-block moment sums (``blockstats``) from which the
-stats stage computes every paired comparison without the raw predictions (DESIGN.md §4, §6).
+stats stage computes every paired comparison without the raw predictions (docs/DESIGN.md §4, §6).
 """
 
 from __future__ import annotations

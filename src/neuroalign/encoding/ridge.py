@@ -4,7 +4,7 @@ Pure functions do the math (torch, on the device chosen once by :func:`get_devic
 
 - :func:`solve_ridge_svd` — predictions for every alpha from one decomposition of the
   standardised training features;
-- :func:`cross_fitted_predictions` — DESIGN.md §6: K contiguous folds, every layer × alpha fitted
+- :func:`cross_fitted_predictions` — docs/DESIGN.md §6: K contiguous folds, every layer × alpha fitted
   on the training events, the held-out fold cut into halves A and B, half A predicted with the
   (layer, alpha) that maximises r on half B and vice versa;
 - the linear-integration baselines (banded ridge, concat) live in :mod:`.baselines`.
@@ -412,7 +412,7 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
                              highpass_on: str = "responses",
                              times_s: np.ndarray | None = None,
                              trials: np.ndarray | None = None) -> CrossFitResult:
-    """Cross-fitted ridge over layers and alphas (DESIGN.md §6).
+    """Cross-fitted ridge over layers and alphas (docs/DESIGN.md §6).
 
     For each of ``n_folds`` contiguous folds (never splitting a block), ridge is fitted on the
     training events for every layer and alpha from one decomposition per layer. The held-out fold

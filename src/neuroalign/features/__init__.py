@@ -2,7 +2,7 @@
 
 Public API: the model registry (:data:`REGISTRY`, :func:`get_model`, :func:`load_model`),
 frame decoding (:func:`iter_frames`, :func:`read_frames`) and extraction to HDF5
-(:func:`extract_features`, :func:`read_features`). See DESIGN.md §4–5.
+(:func:`extract_features`, :func:`read_features`). See docs/DESIGN.md §4–5.
 """
 
 from typing import TYPE_CHECKING

@@ -5,7 +5,7 @@
 
 Both HTML files are self-contained (figures as base64 PNG, CSS/JS inline, nothing fetched
 from the network), escape every user string (Jinja2 autoescape), and are byte-identical
-across reruns on the same inputs (DESIGN.md §7).
+across reruns on the same inputs (docs/DESIGN.md §7).
 """
 
 from typing import TYPE_CHECKING

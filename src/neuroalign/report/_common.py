@@ -20,7 +20,7 @@ __all__ = ["EmbeddedFigure", "read_encoding_summary", "render_template", "write_
            "write_png", "provenance", "class_rank", "fmt", "RESIDUAL_AUTOCORR_LIMIT",
            "SITE_CLASSES", "apply_pooled_classes"]
 
-# DESIGN.md §6: block resampling is trusted only where residual block sums are nearly
+# docs/DESIGN.md §6: block resampling is trusted only where residual block sums are nearly
 # independent; the report flags targets above this lag-1 correlation.
 RESIDUAL_AUTOCORR_LIMIT = 0.1
 # Classes that count as (some kind of) multimodal integration evidence, strongest first.

@@ -1,7 +1,7 @@
 """The per-subject report: ``subjects/{subject}/report.html`` (+ ``figures/*.png``).
 
 ``render_subject_report`` reads the subject's electrode table, encoding outputs and stats
-tables, draws the figures of DESIGN.md §7 and writes one self-contained HTML file (figures
+tables, draws the figures of docs/DESIGN.md §7 and writes one self-contained HTML file (figures
 as base64 PNG, CSS and JS inline) and, optionally, the figures as PNG files.
 """
 
@@ -336,7 +336,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
                           events_dir: str | os.PathLike | None = None, n_top: int = 6,
                           verbose: bool | str | int | None = None,
                           pooled: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Write one subject's self-contained HTML report (DESIGN.md §7).
+    """Write one subject's self-contained HTML report (docs/DESIGN.md §7).
 
     Parameters
     ----------

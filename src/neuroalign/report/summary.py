@@ -158,7 +158,7 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
                    figures_dir: str | os.PathLike | None = None,
                    verbose: bool | str | int | None = None,
                    pooled: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Write ``summary.html`` and ``sites.tsv`` across subjects (DESIGN.md §7).
+    """Write ``summary.html`` and ``sites.tsv`` across subjects (docs/DESIGN.md §7).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Run the whole chain on a simulated dataset with the ``sim-*`` controls as the models.
 
-The controls carry exactly the simulator's latents (DESIGN.md §5), so what the statistics
+The controls carry exactly the simulator's latents (docs/DESIGN.md §5), so what the statistics
 call a site can be scored against ``ground_truth.json``: the calibration tests and the power
 curve (``benchmarks/power_curve.py``) use this. Everything runs in-process through the same
 package functions the workflow's rules call.

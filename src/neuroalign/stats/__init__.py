@@ -1,6 +1,6 @@
 """Statistics stage: responsive bins, paired block-swap comparisons, multimodal sites.
 
-DESIGN.md §4 and §6 are the contract. ``comparisons`` holds the math (arrays in, arrays out),
+docs/DESIGN.md §4 and §6 are the contract. ``comparisons`` holds the math (arrays in, arrays out),
 ``sites`` the comparison plan, the electrode-level claims and the classes, ``build`` the files
 (per-subject job and the pooled job).
 """

@@ -3,7 +3,7 @@
 ``run_stats`` reads every encoding output of a subject (all models, inits, alignments),
 checks that the outputs compared within an alignment come from the same responses, events
 and blocks, computes responsive bins, the paired block-swap comparisons and the site classes,
-and writes ``stats/comparisons.parquet`` and ``stats/sites.parquet`` (DESIGN.md §4, §6), with
+and writes ``stats/comparisons.parquet`` and ``stats/sites.parquet`` (docs/DESIGN.md §4, §6), with
 per-subject BH q and classes. ``run_pool`` (``neuroalign stats pool``) stacks every subject's
 sites table, applies BH to each claim's p across all electrodes of all subjects and assigns
 the final classes from those pooled q (``results/stats/sites.parquet``), which the reports

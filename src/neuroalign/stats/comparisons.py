@@ -2,7 +2,7 @@
 
 Pure functions on arrays (NumPy, SciPy, statsmodels); the file handling lives in ``build``.
 Block sums are ``(n_blocks, 6, n_electrodes, n_bins)`` arrays of ``n, Σy, Σy², Σŷ, Σŷ², Σyŷ``
-(DESIGN.md §6), as stored in the encoding outputs' ``blockstats``.
+(docs/DESIGN.md §6), as stored in the encoding outputs' ``blockstats``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def bh_fdr(p: np.ndarray) -> np.ndarray:
 
 
 def responsive_bins(encodings_trained: dict, fdr_q: float = 0.05, min_bins: int = 10) -> dict:
-    """Responsive bins and electrodes of one subject and alignment (DESIGN.md §6).
+    """Responsive bins and electrodes of one subject and alignment (docs/DESIGN.md §6).
 
     A bin is responsive when at least one trained model's permutation p of r > 0 survives
     BH-FDR at ``fdr_q`` across all of the subject's model x electrode x bin tests (pooled

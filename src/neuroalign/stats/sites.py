@@ -3,7 +3,7 @@
 Model names in the tables: a trained fit is named by its model (``sim-vision``), a random
 twin by ``{model}/random``, the baselines by ``concat`` / ``banded``.
 
-Comparisons (DESIGN.md §6), one-sided ``A > B`` on the mean Δr over the bins that
+Comparisons (docs/DESIGN.md §6), one-sided ``A > B`` on the mean Δr over the bins that
 ``pair_selection`` chose for that pair (a statistic of A + B that no block swap changes):
 
 ``trained-vs-random``           every model with a random twin vs that twin
