@@ -137,3 +137,29 @@ def test_sample_data_ships_with_its_licences():
         assert f"`{folder.name}/`" in readme, f"tests/data/README.md does not describe {folder.name}"
     size = sum(f.stat().st_size for f in data.rglob("*") if f.is_file())
     assert size < 8 * 2**20, f"tests/data is {size / 2**20:.1f} MiB: copy only the files tests read"
+
+
+_CITATION = re.compile(r"DESIGN\.md((?:[ ,]*(?:and )?§\d+(?:\.\d+)?(?:[–-]\d+)?)+)")
+
+
+def test_design_citations_point_to_the_repository_document():
+    """Code, rules, tests and the README cite docs/DESIGN.md §n: the file is in the clone, and
+    every cited section exists (numbered headings ``## n.`` / ``### n.m``)."""
+    design = REPO / "docs" / "DESIGN.md"
+    assert design.is_file(), "docs/DESIGN.md, the design document the code cites, is missing"
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", design.read_text(), re.M))
+    assert {"4", "6", "6.3"} <= sections, sorted(sections)
+    bad, cited = [], 0
+    for f in _text_files(["src/neuroalign", "workflow", "tests", "README.md", "data", "benchmarks"]):
+        for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1):
+            for m in _CITATION.finditer(line):
+                if line[max(0, m.start() - 5):m.start()] != "docs/":
+                    bad.append(f"{f.relative_to(REPO)}:{n}: cites a DESIGN.md outside docs/")
+                for first, last in re.findall(r"§(\d+(?:\.\d+)?)(?:[–-](\d+))?", m.group(1)):
+                    cited += 1
+                    wanted = [first] if not last else [str(k) for k in
+                                                      range(int(first), int(last) + 1)]
+                    bad += [f"{f.relative_to(REPO)}:{n}: §{w} is not a section of docs/DESIGN.md"
+                            for w in wanted if w not in sections]
+    assert cited > 20, f"only {cited} citations found: the pattern no longer matches"
+    assert not bad, "\n".join(bad)
