@@ -18,7 +18,8 @@ Scenarios (issue #12, item 7):
               model), half the electrodes planted: site false-discovery proportion;
 ``planted``   a 20-min film at SNR 0.25: recall of the planted multimodal electrodes.
 
-Run: ``python benchmarks/calibration.py --datasets 100`` (``--quick``: 10 per scenario).
+Run: ``python benchmarks/calibration.py --datasets 100 --jobs 2`` (``--quick``: 10 per scenario;
+``--jobs``: worker processes over the same datasets and seeds).
 Writes ``benchmarks/out/calibration.tsv`` (one row per scenario and metric, with a 95 %
 Clopper-Pearson interval) and ``calibration.png``.
 """
@@ -66,6 +67,12 @@ def _scenario(name: str, seed: int) -> dict:
 
 def _final_class(sites: pd.DataFrame) -> pd.Series:
     return sites.set_index("electrode")["class"]
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def run_one(name: str, seed: int, config: dict) -> dict:
@@ -174,12 +181,24 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--quick", action="store_true", help="10 datasets per scenario")
     ap.add_argument("--scenarios", nargs="+", default=["null", "partial", "ties", "planted"])
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="worker processes (each dataset is independent; one torch thread each)")
     args = ap.parse_args(argv)
     n = 10 if args.quick else args.datasets
     config = _config()
+    tasks = [(name, seed) for name in args.scenarios for seed in range(n)]
     rows, t0 = [], time.time()
-    for name in args.scenarios:
-        for seed in range(n):
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs, initializer=_one_thread) as pool:
+            futures = [pool.submit(run_one, name, seed, config) for name, seed in tasks]
+            for i, fut in enumerate(futures):  # in task order: the table is deterministic
+                rows.append(fut.result())
+                print(f"{tasks[i][0]} {tasks[i][1] + 1}/{n} ({time.time() - t0:.0f} s)",
+                      flush=True)
+    else:
+        for name, seed in tasks:
             rows.append(run_one(name, seed, config))
             print(f"{name} {seed + 1}/{n} ({time.time() - t0:.0f} s)", flush=True)
     table = summarise(rows)
