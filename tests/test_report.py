@@ -141,7 +141,8 @@ def make_subject(root: Path, subject: str = "sub_1", space: str = "MNI",
                   + [c for c in sites.columns if c not in ("electrode", "region", "x", "y", "z",
                                                            "class")]]
     write_parquet(comparisons, subj / "stats" / "comparisons.parquet")
-    write_parquet(sites, subj / "stats" / "sites.parquet")
+    # The stats job records the subject (the summary reads it from there, not from the path).
+    write_parquet(sites, subj / "stats" / "sites.parquet", metadata={"subject": subject})
     return {"subject": subject, "encodings": encodings, "electrodes": subj / "electrodes.parquet",
             "comparisons": subj / "stats" / "comparisons.parquet",
             "sites": subj / "stats" / "sites.parquet", "dir": subj}

@@ -1,4 +1,4 @@
-"""The per-subject report: ``subjects/{subject}/report.html`` (+ ``figures/*.png``).
+"""The per-subject report: ``ARTIFACTS.subject_report`` (+ ``ARTIFACTS.subject_figure``).
 
 ``render_subject_report`` reads the subject's electrode table, encoding outputs and stats
 tables, draws the figures of docs/DESIGN.md §7 and writes one self-contained HTML file (figures
@@ -15,12 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.build import ELECTRODE_COLUMNS
-from ..data.events import EVENT_COLUMNS
-from ..io import read_parquet_checked
-from ..stats.build import SITES_BASE_COLUMNS
+from ..artifacts import (
+    ARTIFACTS,
+    read_comparisons,
+    read_electrodes,
+    read_events,
+    read_pooled_sites,
+    read_sites,
+)
 from ..stats.comparisons import mean_r_over_bins, responsive_bins
-from ..stats.sites import COMPARISON_COLUMNS
 from ..utils import logger, set_log_level
 from . import figures as F
 from ._common import (
@@ -87,9 +90,9 @@ def _data_summary(electrodes: pd.DataFrame, groups: dict, events_dir: Path | Non
             used = int(np.sum(enc["movie"] == movie))
             total = None
             if events_dir is not None:
-                path = Path(events_dir) / movie / "events" / f"{alignment}.parquet"
+                path = ARTIFACTS.events.in_folder(events_dir, movie=movie, alignment=alignment)
                 if path.exists():
-                    total = len(read_parquet_checked(path, EVENT_COLUMNS))
+                    total = len(read_events(path))
             events.append({"alignment": alignment, "movie": movie, "used": used,
                            "total": fmt(total)})
     return {"n_total": len(electrodes), "n_clean": int(clean.sum()),
@@ -354,7 +357,8 @@ def render_subject_report(config: dict[str, Any], subject: str,
     figures_dir : path-like, optional
         Also write each figure as ``{figures_dir}/{name}.png`` (names in ``SUBJECT_FIGURES``).
     events_dir : path-like, optional
-        ``movies`` folder; when given, the data summary also counts each movie's events.
+        The events artifact's folder (``ARTIFACTS.events.folder``); when given, the data
+        summary also counts each movie's events.
     n_top : int
         Electrodes shown in the r-over-time and layer-profile figures.
     verbose : bool | str | int | None
@@ -372,12 +376,11 @@ def render_subject_report(config: dict[str, Any], subject: str,
         set_log_level(verbose)
     from tqdm.auto import tqdm
 
-    el = read_parquet_checked(electrodes, ELECTRODE_COLUMNS)
-    st = read_parquet_checked(sites, SITES_BASE_COLUMNS)
+    el = read_electrodes(electrodes)
+    st = read_sites(sites)
     if pooled is not None:
-        st = apply_pooled_classes(st, read_parquet_checked(pooled, ["subject"] + SITES_BASE_COLUMNS),
-                                  subject, pooled)
-    comp = read_parquet_checked(comparisons, COMPARISON_COLUMNS)
+        st = apply_pooled_classes(st, read_pooled_sites(pooled), subject, pooled)
+    comp = read_comparisons(comparisons)
     encs = [read_encoding_summary(p) for p in tqdm(
         encodings, desc=f"report {subject}: encodings", disable=len(encodings) < _TQDM_MIN)]
     if not encs:
@@ -480,7 +483,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
                                        *([pooled] if pooled else [])]))
     if figures_dir is not None:
         for f in figs:
-            write_png(f.png, Path(figures_dir) / f"{f.name}.png")
+            write_png(f.png, ARTIFACTS.subject_figure.in_folder(figures_dir, figure=f.name))
     write_html(html, out)
     size = Path(out).stat().st_size
     logger.info("report %s: %d figures, %.2f MB -> %s", subject, len(figs), size / 1e6, out)
