@@ -112,6 +112,37 @@ def test_the_layout_check_sees_code_strings_but_not_docstrings(tmp_path):
     assert len(hits) == 1 and "report.html" in hits[0]
 
 
+# Folder names of the results layout; joined with ``/`` they rebuild a results path.
+PIECES = {"subjects", "encoding", "responses", "features", "movies", "events", "stats", "figures"}
+# The simulated *dataset's* movie files (``{dataset}/movies/{movie}.mp4``): an input of the
+# workflow, not a result.
+DATASET_JOINS = {("src/neuroalign/simulate/_core.py", "movies"),
+                 ("src/neuroalign/simulate/validation.py", "movies")}
+
+
+def _path_joins(path: Path) -> list[tuple[int, str]]:
+    """``x / "piece"`` and ``"piece" / x`` of a module, for the pieces in ``PIECES``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            out += [(node.lineno, side.value) for side in (node.left, node.right)
+                    if isinstance(side, ast.Constant) and side.value in PIECES]
+    return out
+
+
+def test_results_paths_are_not_joined_from_pieces_outside_artifacts(tmp_path):
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        if path != ARTIFACTS_PY:
+            found += [f"{rel}:{line}: {piece!r}" for line, piece in _path_joins(path)
+                      if (rel, piece) not in DATASET_JOINS]
+    assert not found, "results paths joined outside artifacts.py:\n" + "\n".join(found)
+    mod = tmp_path / "m.py"
+    mod.write_text('def f(out, m):\n    return out / "movies" / m / "events"\n')
+    assert sorted(p for _, p in _path_joins(mod)) == ["events", "movies"]
+
+
 def _assigned_names(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
