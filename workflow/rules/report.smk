@@ -41,7 +41,6 @@ rule report:
     params:
         config=str(RESOLVED_CONFIG),
         sections=section_hash(*NA_CONFIG),  # the methods text quotes the whole config
-        events_dir=artifact_folder("events"),
         figures_dir=lambda wc, output: os.path.dirname(output.figures[0]),
     threads: 1
     resources:
@@ -54,7 +53,7 @@ rule report:
         "neuroalign report subject --config {params.config} --subject {wildcards.subject} "
         "--encodings {input.encodings:q} --electrodes {input.electrodes:q} "
         "--comparisons {input.comparisons:q} --sites {input.sites:q} "
-        "--pooled {input.pooled:q} --events-dir {params.events_dir:q} "
+        "--pooled {input.pooled:q} --events {input.events:q} "
         "--figures-dir {params.figures_dir:q} "
         "--out {output.html:q} > {log:q} 2>&1"
 

@@ -25,8 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     sj.add_argument("--sites", required=True, help="stats/sites.parquet")
     sj.add_argument("--pooled", default=None,
                     help=_POOLED)
-    sj.add_argument("--events-dir", default=None,
-                    help="folder of {movie}/events/{alignment}.parquet (events per movie)")
+    sj.add_argument("--events", nargs="+", default=None,
+                    help="the subject's events tables (events per movie in the data summary)")
     sj.add_argument("--figures-dir", default=None, help="also write the figures as PNG here")
     sj.add_argument("--n-top", type=int, default=6,
                     help="electrodes shown in the r-over-time and layer figures")
@@ -56,7 +56,7 @@ def _run_subject(args: argparse.Namespace) -> int:
 
     render_subject_report(load_config(args.config), args.subject, args.encodings,
                           args.electrodes, args.comparisons, args.sites, args.out,
-                          figures_dir=args.figures_dir, events_dir=args.events_dir,
+                          figures_dir=args.figures_dir, events=args.events,
                           n_top=args.n_top, pooled=args.pooled)
     return 0
 

@@ -23,6 +23,7 @@ from ..artifacts import (
     read_pooled_sites,
     read_sites,
 )
+from ..io import read_parquet_metadata
 from ..stats.comparisons import mean_r_over_bins, responsive_bins
 from ..utils import logger, set_log_level
 from . import figures as F
@@ -75,8 +76,24 @@ def _electrode_classes(electrodes: pd.DataFrame, sites: pd.DataFrame) -> list[st
             for n, c in zip(electrodes["name"], electrodes["clean"], strict=True)]
 
 
-def _data_summary(electrodes: pd.DataFrame, groups: dict, events_dir: Path | None
-                  ) -> dict[str, Any]:
+def _event_totals(events: list[str | os.PathLike]) -> dict[tuple[str, str], int]:
+    """Events per (alignment, movie) of the given events tables, keyed by their metadata.
+
+    The events job records the movie and alignment of each table, so the report is handed
+    the files themselves and finds out which is which without relying on the layout.
+    """
+    totals = {}
+    for path in events:
+        meta = read_parquet_metadata(path)
+        if "movie" not in meta or "alignment" not in meta:
+            raise ValueError(f"{path}: no 'movie' / 'alignment' in its metadata; is it an "
+                             "events table written by `neuroalign data events`?")
+        totals[(str(meta["alignment"]), str(meta["movie"]))] = len(read_events(path))
+    return totals
+
+
+def _data_summary(electrodes: pd.DataFrame, groups: dict,
+                  totals: dict[tuple[str, str], int]) -> dict[str, Any]:
     clean = electrodes["clean"].astype(bool)
     dropped = electrodes.loc[~clean]
     reasons = (dropped.assign(reason=dropped["reason"].fillna("").replace("", "unspecified"))
@@ -88,11 +105,7 @@ def _data_summary(electrodes: pd.DataFrame, groups: dict, events_dir: Path | Non
         enc = next(iter(group.values()))
         for movie in sorted(set(enc["movie"])):
             used = int(np.sum(enc["movie"] == movie))
-            total = None
-            if events_dir is not None:
-                path = ARTIFACTS.events.in_folder(events_dir, movie=movie, alignment=alignment)
-                if path.exists():
-                    total = len(read_events(path))
+            total = totals.get((alignment, movie))
             events.append({"alignment": alignment, "movie": movie, "used": used,
                            "total": fmt(total)})
     return {"n_total": len(electrodes), "n_clean": int(clean.sum()),
@@ -336,7 +349,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
                           electrodes: str | os.PathLike, comparisons: str | os.PathLike,
                           sites: str | os.PathLike, out: str | os.PathLike,
                           figures_dir: str | os.PathLike | None = None,
-                          events_dir: str | os.PathLike | None = None, n_top: int = 6,
+                          events: list[str | os.PathLike] | None = None, n_top: int = 6,
                           verbose: bool | str | int | None = None,
                           pooled: str | os.PathLike | None = None) -> dict[str, Any]:
     """Write one subject's self-contained HTML report (docs/DESIGN.md §7).
@@ -356,9 +369,9 @@ def render_subject_report(config: dict[str, Any], subject: str,
         ``report.html`` (written atomically).
     figures_dir : path-like, optional
         Also write each figure as ``{figures_dir}/{name}.png`` (names in ``SUBJECT_FIGURES``).
-    events_dir : path-like, optional
-        The events artifact's folder (``ARTIFACTS.events.folder``); when given, the data
-        summary also counts each movie's events.
+    events : list of path-like, optional
+        The subject's events tables (``ARTIFACTS.events``, any movies and alignments); the
+        data summary then also counts each movie's events.
     n_top : int
         Electrodes shown in the r-over-time and layer-profile figures.
     verbose : bool | str | int | None
@@ -473,7 +486,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
     html = render_template(
         "subject.html.j2", subject=subject, figures={f.name: f for f in figs},
         loc_kind=loc_kind, methods=paragraphs, references=references,
-        data=_data_summary(el, groups, events_dir), class_counts=class_counts,
+        data=_data_summary(el, groups, _event_totals(events or [])), class_counts=class_counts,
         n_sites=int(st["class"].eq("multimodal").sum()),
         n_responsive=int(st["class"].ne("none").sum()), alignments=alignments,
         comp_summary=comp_summary, comp_detail=comp_detail, site_header=site_header,
