@@ -141,7 +141,8 @@ def make_subject(root: Path, subject: str = "sub_1", space: str = "MNI",
                   + [c for c in sites.columns if c not in ("electrode", "region", "x", "y", "z",
                                                            "class")]]
     write_parquet(comparisons, subj / "stats" / "comparisons.parquet")
-    write_parquet(sites, subj / "stats" / "sites.parquet")
+    # The stats job records the subject (the summary reads it from there, not from the path).
+    write_parquet(sites, subj / "stats" / "sites.parquet", metadata={"subject": subject})
     return {"subject": subject, "encodings": encodings, "electrodes": subj / "electrodes.parquet",
             "comparisons": subj / "stats" / "comparisons.parquet",
             "sites": subj / "stats" / "sites.parquet", "dir": subj}
@@ -424,3 +425,18 @@ def test_block_length_diagnostic_is_per_electrode(tmp_path, config):
     assert all("<td>none</td></tr>" in row for row in table.split("<tr")[2:]
                if "<td>language</td>" in row)
     assert html.split('id="site-table"')[1].count("⚠") == 2  # LT1, both alignments
+
+
+def test_event_totals_come_from_each_tables_metadata(tmp_path):
+    # The report is handed the events files; which movie and alignment each holds is read
+    # from what the events job recorded, not from the path.
+    from neuroalign.artifacts import EVENT_COLUMNS
+    from neuroalign.report.subject import _event_totals
+
+    table = pd.DataFrame({c: [0, 1, 2] for c in EVENT_COLUMNS})
+    good = write_parquet(table, tmp_path / "x" / "anywhere.parquet",
+                         metadata={"movie": "m", "alignment": "vision"})
+    assert _event_totals([good]) == {("vision", "m"): 3}
+    bad = write_parquet(table, tmp_path / "bare.parquet")
+    with pytest.raises(ValueError, match="bare.parquet"):
+        _event_totals([bad])

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from . import __version__
+from .artifacts import ARTIFACTS
 from .utils import logger, set_log_level
 
 
@@ -59,7 +60,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
 def _add_score_sites(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score-sites",
                        help="compare the integration sites with a simulation's planted truth")
-    p.add_argument("sites", help="the workflow's results/sites.tsv")
+    p.add_argument("sites", help=f"the workflow's {ARTIFACTS.sites_tsv.format('results')}")
     p.add_argument("--truth", required=True, help="the simulation's ground_truth.json")
     p.set_defaults(func=_run_score_sites)
 

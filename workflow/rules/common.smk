@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
+from neuroalign.artifacts import ARTIFACTS
 from neuroalign.config import ConfigError, config_hash, validate_config
 from neuroalign.data.build import open_dataset, selected_subjects, selected_trials
 from neuroalign.io import atomic_path
@@ -30,7 +31,7 @@ DATASET = open_dataset(NA_CONFIG)
 # Jobs read the resolved config from one file; it is rewritten only when it changes,
 # so its timestamp does not trigger reruns. Params carry the hash of the sections each
 # rule depends on, so changing one section reruns only the jobs it affects.
-RESOLVED_CONFIG = Path(RESULTS) / ".neuroalign" / "config.json"
+RESOLVED_CONFIG = ARTIFACTS.resolved_config.path(RESULTS)
 _text = json.dumps(NA_CONFIG, indent=1, sort_keys=True)
 if not RESOLVED_CONFIG.exists() or RESOLVED_CONFIG.read_text() != _text:
     with atomic_path(RESOLVED_CONFIG, suffix=".json") as _tmp:
@@ -49,10 +50,26 @@ def section_hash(*sections):
     return config_hash(NA_CONFIG, list(sections))
 
 
+# Every path below RESULTS comes from neuroalign.artifacts, where each artifact's layout is
+# defined once: `pattern(name, **fixed)` is a rule's input/output template (the wildcards
+# not fixed stay as {wildcard}); `artifact(name, **wildcards)` is one concrete file.
+def pattern(name, **fixed):
+    return getattr(ARTIFACTS, name).template(RESULTS, **fixed)
+
+
+def artifact(name, **wildcards):
+    return getattr(ARTIFACTS, name).format(RESULTS, **wildcards)
+
+
+def artifact_folder(name, **wildcards):
+    """The folder of an artifact that a job is handed (it finds the files below itself)."""
+    return getattr(ARTIFACTS, name).folder_path(RESULTS, **wildcards)
+
+
 def all_data_outputs():
-    out = [f"{RESULTS}/movies/{m}/events/{a}.parquet" for m in MOVIES for a in ALIGNMENTS]
-    out += [f"{RESULTS}/subjects/{s}/electrodes.parquet" for s in SUBJECTS]
-    out += [f"{RESULTS}/subjects/{s}/responses/{a}.h5" for s in SUBJECTS for a in ALIGNMENTS]
+    out = [artifact("events", movie=m, alignment=a) for m in MOVIES for a in ALIGNMENTS]
+    out += [artifact("electrodes", subject=s) for s in SUBJECTS]
+    out += [artifact("responses", subject=s, alignment=a) for s in SUBJECTS for a in ALIGNMENTS]
     return out
 
 # ---- models: the registry says each model's modality; the config says which to run.
@@ -101,7 +118,7 @@ BASELINE_HASH = config_hash(
 
 def all_features_outputs():
     return [
-        f"{RESULTS}/features/{m}/{i}/{mv}/{a}.h5"
+        artifact("features", model=m, init=i, movie=mv, alignment=a)
         for m, i in MODEL_INITS
         for mv in MOVIES
         for a in ALIGNMENTS
@@ -110,13 +127,13 @@ def all_features_outputs():
 
 def all_encoding_outputs():
     out = [
-        f"{RESULTS}/subjects/{s}/encoding/{m}/{i}/{a}.h5"
+        artifact("encoding", subject=s, model=m, init=i, alignment=a)
         for s in SUBJECTS
         for m, i in MODEL_INITS
         for a in ALIGNMENTS
     ]
     out += [
-        f"{RESULTS}/subjects/{s}/encoding/{b}/trained/{a}.h5"
+        artifact("encoding", subject=s, model=b, init="trained", alignment=a)
         for s in SUBJECTS
         for b in BASELINES
         for a in ALIGNMENTS
@@ -126,16 +143,27 @@ def all_encoding_outputs():
 
 def subject_encodings(subject):
     """Every encoding output of one subject: all models, inits, baselines and alignments."""
-    return [p for p in all_encoding_outputs() if f"/subjects/{subject}/" in p]
+    # The same files, in the same order, as all_encoding_outputs() lists for this subject.
+    out = [
+        artifact("encoding", subject=subject, model=m, init=i, alignment=a)
+        for m, i in MODEL_INITS
+        for a in ALIGNMENTS
+    ]
+    out += [
+        artifact("encoding", subject=subject, model=b, init="trained", alignment=a)
+        for b in BASELINES
+        for a in ALIGNMENTS
+    ]
+    return out
 
 
 # The pooled stats job's table: final classes from BH across all subjects' electrodes.
-POOLED_SITES = f"{RESULTS}/stats/sites.parquet"
+POOLED_SITES = artifact("pooled_sites")
 
 
 def all_stats_outputs():
     return [
-        f"{RESULTS}/subjects/{s}/stats/{name}.parquet"
+        artifact(name, subject=s)
         for s in SUBJECTS
         for name in ("comparisons", "sites")
     ] + [POOLED_SITES]
@@ -147,8 +175,12 @@ from neuroalign.report import SUMMARY_FIGURES as REPORT_SUMMARY_FIGURES
 
 
 def all_report_outputs():
-    out = [f"{RESULTS}/subjects/{s}/report.html" for s in SUBJECTS]
-    out += [f"{RESULTS}/subjects/{s}/figures/{n}.png" for s in SUBJECTS for n in REPORT_SUBJECT_FIGURES]
-    out += [f"{RESULTS}/summary.html", f"{RESULTS}/sites.tsv"]
-    out += [f"{RESULTS}/figures/{n}.png" for n in REPORT_SUMMARY_FIGURES]
+    out = [artifact("subject_report", subject=s) for s in SUBJECTS]
+    out += [
+        artifact("subject_figure", subject=s, figure=n)
+        for s in SUBJECTS
+        for n in REPORT_SUBJECT_FIGURES
+    ]
+    out += [artifact("summary"), artifact("sites_tsv")]
+    out += [artifact("summary_figure", figure=n) for n in REPORT_SUMMARY_FIGURES]
     return out

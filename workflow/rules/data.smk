@@ -3,7 +3,7 @@
 
 rule events:
     output:
-        f"{RESULTS}/movies/{{movie}}/events/{{alignment}}.parquet",
+        pattern("events"),
     log:
         f"{LOGS}/events/{{movie}}_{{alignment}}.log",
     benchmark:
@@ -24,7 +24,7 @@ rule events:
 
 rule electrodes:
     output:
-        f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
+        pattern("electrodes"),
     log:
         f"{LOGS}/electrodes/{{subject}}.log",
     benchmark:
@@ -46,21 +46,21 @@ rule electrodes:
 rule responses:
     # One job per subject: the envelope is computed once and windowed for every alignment.
     input:
-        electrodes=f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
+        electrodes=pattern("electrodes"),
         events=lambda wc: [
-            f"{RESULTS}/movies/{m}/events/{a}.parquet"
+            artifact("events", movie=m, alignment=a)
             for m in SUBJECT_MOVIES[wc.subject]
             for a in ALIGNMENTS
         ],
     output:
-        [f"{RESULTS}/subjects/{{subject}}/responses/{a}.h5" for a in ALIGNMENTS],
+        [pattern("responses", alignment=a) for a in ALIGNMENTS],
     log:
         f"{LOGS}/responses/{{subject}}.log",
     benchmark:
         f"{LOGS}/benchmarks/responses/{{subject}}.tsv"
     params:
         config=str(RESOLVED_CONFIG),
-        events_dir=f"{RESULTS}/movies",
+        events_dir=artifact_folder("events"),
         alignments=" ".join(ALIGNMENTS),
         sections=section_hash("dataset", "preprocessing", "events"),
     threads: 1

@@ -4,16 +4,17 @@
 
 rule encoding:
     input:
-        responses=f"{RESULTS}/subjects/{{subject}}/responses/{{alignment}}.h5",
+        responses=pattern("responses"),
         features=lambda wc: [
-            f"{RESULTS}/features/{wc.model}/{wc.init}/{m}/{wc.alignment}.h5"
+            artifact("features", model=wc.model, init=wc.init, movie=m, alignment=wc.alignment)
             for m in SUBJECT_MOVIES[wc.subject]
         ],
         events=lambda wc: [
-            f"{RESULTS}/movies/{m}/events/{wc.alignment}.parquet" for m in SUBJECT_MOVIES[wc.subject]
+            artifact("events", movie=m, alignment=wc.alignment)
+            for m in SUBJECT_MOVIES[wc.subject]
         ],
     output:
-        f"{RESULTS}/subjects/{{subject}}/encoding/{{model}}/{{init}}/{{alignment}}.h5",
+        pattern("encoding"),
     wildcard_constraints:
         model=r"(?!concat/|banded/)[^/]+",
         init="trained|random",
@@ -23,8 +24,8 @@ rule encoding:
         f"{LOGS}/benchmarks/encoding/{{subject}}_{{model}}_{{init}}_{{alignment}}.tsv"
     params:
         config=str(RESOLVED_CONFIG),
-        features_dir=lambda wc: f"{RESULTS}/features/{wc.model}/{wc.init}",
-        events_dir=f"{RESULTS}/movies",
+        features_dir=lambda wc: artifact_folder("features", model=wc.model, init=wc.init),
+        events_dir=artifact_folder("events"),
         sections=lambda wc: model_hash(wc.model, "encoding", "stats", "seed"),
     threads: 2
     resources:
@@ -43,18 +44,21 @@ rule encoding:
 
 rule baseline:
     input:
-        responses=f"{RESULTS}/subjects/{{subject}}/responses/{{alignment}}.h5",
+        responses=pattern("responses"),
         encodings=lambda wc: [
-            f"{RESULTS}/subjects/{wc.subject}/encoding/{m}/trained/{wc.alignment}.h5"
+            artifact(
+                "encoding", subject=wc.subject, model=m, init="trained", alignment=wc.alignment
+            )
             for m in BASELINE_MODELS
         ],
         features=lambda wc: [
-            f"{RESULTS}/features/{m}/trained/{mv}/{wc.alignment}.h5"
+            artifact("features", model=m, init="trained", movie=mv, alignment=wc.alignment)
             for m in BASELINE_MODELS
             for mv in SUBJECT_MOVIES[wc.subject]
         ],
     output:
-        f"{RESULTS}/subjects/{{subject}}/encoding/{{baseline}}/trained/{{alignment}}.h5",
+        # The encoding artifact with the baseline's kind as its model, init "trained".
+        pattern("encoding", model="{baseline}", init="trained"),
     wildcard_constraints:
         baseline="concat|banded",
     log:
@@ -64,8 +68,10 @@ rule baseline:
     params:
         config=str(RESOLVED_CONFIG),
         models=" ".join(BASELINE_MODELS),
-        features_dirs=" ".join(f"{RESULTS}/features/{m}/trained" for m in BASELINE_MODELS),
-        events_dir=f"{RESULTS}/movies",
+        features_dirs=" ".join(
+            artifact_folder("features", model=m, init="trained") for m in BASELINE_MODELS
+        ),
+        events_dir=artifact_folder("events"),
         sections=BASELINE_HASH,
     threads: 2
     resources:

@@ -4,9 +4,9 @@
 
 rule features:
     input:
-        events=f"{RESULTS}/movies/{{movie}}/events/{{alignment}}.parquet",
+        events=pattern("events"),
     output:
-        f"{RESULTS}/features/{{model}}/{{init}}/{{movie}}/{{alignment}}.h5",
+        pattern("features"),
     log:
         f"{LOGS}/features/{{model}}_{{init}}_{{movie}}_{{alignment}}.log",
     benchmark:

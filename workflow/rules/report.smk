@@ -8,25 +8,25 @@ import os
 rule report:
     input:
         encodings=lambda wc: subject_encodings(wc.subject),
-        electrodes=f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
-        comparisons=f"{RESULTS}/subjects/{{subject}}/stats/comparisons.parquet",
-        sites=f"{RESULTS}/subjects/{{subject}}/stats/sites.parquet",
+        electrodes=pattern("electrodes"),
+        comparisons=pattern("comparisons"),
+        sites=pattern("sites"),
         pooled=POOLED_SITES,
         events=lambda wc: [
-            f"{RESULTS}/movies/{m}/events/{a}.parquet"
+            artifact("events", movie=m, alignment=a)
             for m in SUBJECT_MOVIES[wc.subject]
             for a in ALIGNMENTS
         ],
     output:
         html=report(
-            f"{RESULTS}/subjects/{{subject}}/report.html",
+            pattern("subject_report"),
             caption="../report/subject_report.rst",
             category="Subject reports",
-            labels={"subject": "{subject}", "item": "report.html"},
+            labels={"subject": "{subject}", "item": ARTIFACTS.subject_report.file},
         ),
         figures=[
             report(
-                f"{RESULTS}/subjects/{{subject}}/figures/{name}.png",
+                pattern("subject_figure", figure=name),
                 caption=f"../report/figures/{name}.rst",
                 category="Subject figures",
                 subcategory="{subject}",
@@ -41,7 +41,6 @@ rule report:
     params:
         config=str(RESOLVED_CONFIG),
         sections=section_hash(*NA_CONFIG),  # the methods text quotes the whole config
-        events_dir=f"{RESULTS}/movies",
         figures_dir=lambda wc, output: os.path.dirname(output.figures[0]),
     threads: 1
     resources:
@@ -54,32 +53,32 @@ rule report:
         "neuroalign report subject --config {params.config} --subject {wildcards.subject} "
         "--encodings {input.encodings:q} --electrodes {input.electrodes:q} "
         "--comparisons {input.comparisons:q} --sites {input.sites:q} "
-        "--pooled {input.pooled:q} --events-dir {params.events_dir:q} "
+        "--pooled {input.pooled:q} --events {input.events:q} "
         "--figures-dir {params.figures_dir:q} "
         "--out {output.html:q} > {log:q} 2>&1"
 
 
 rule summary:
     input:
-        sites=[f"{RESULTS}/subjects/{s}/stats/sites.parquet" for s in SUBJECTS],
+        sites=[artifact("sites", subject=s) for s in SUBJECTS],
         pooled=POOLED_SITES,
-        electrodes=[f"{RESULTS}/subjects/{s}/electrodes.parquet" for s in SUBJECTS],
+        electrodes=[artifact("electrodes", subject=s) for s in SUBJECTS],
     output:
         html=report(
-            f"{RESULTS}/summary.html",
+            artifact("summary"),
             caption="../report/summary.rst",
             category="Summary",
-            labels={"item": "summary.html"},
+            labels={"item": ARTIFACTS.summary.file},
         ),
         tsv=report(
-            f"{RESULTS}/sites.tsv",
+            artifact("sites_tsv"),
             caption="../report/sites_tsv.rst",
             category="Summary",
-            labels={"item": "sites.tsv"},
+            labels={"item": ARTIFACTS.sites_tsv.file},
         ),
         figures=[
             report(
-                f"{RESULTS}/figures/{name}.png",
+                artifact("summary_figure", figure=name),
                 caption=f"../report/figures/{name}.rst",
                 category="Summary",
                 labels={"item": name},

@@ -6,10 +6,10 @@
 rule stats:
     input:
         encodings=lambda wc: subject_encodings(wc.subject),
-        electrodes=f"{RESULTS}/subjects/{{subject}}/electrodes.parquet",
+        electrodes=pattern("electrodes"),
     output:
-        comparisons=f"{RESULTS}/subjects/{{subject}}/stats/comparisons.parquet",
-        sites=f"{RESULTS}/subjects/{{subject}}/stats/sites.parquet",
+        comparisons=pattern("comparisons"),
+        sites=pattern("sites"),
     log:
         f"{LOGS}/stats/{{subject}}.log",
     benchmark:
@@ -32,7 +32,7 @@ rule stats:
 
 rule stats_pool:
     input:
-        sites=[f"{RESULTS}/subjects/{s}/stats/sites.parquet" for s in SUBJECTS],
+        sites=[artifact("sites", subject=s) for s in SUBJECTS],
     output:
         sites=POOLED_SITES,
     log:

@@ -2,7 +2,7 @@
 
 A thin layer over mne-bids. The electrodes table joins ``*_electrodes.tsv`` (coordinates) with the
 recordings' ``*_channels.tsv`` (type and status), in the columns of
-``subjects/{subject}/electrodes.parquet``.
+the electrodes artifact (``neuroalign.artifacts.ARTIFACTS.electrodes``).
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ import mne_bids
 import numpy as np
 import pandas as pd
 
+from ..artifacts import ELECTRODE_COLUMNS
 from ..utils import closest, logger
 from .braintreebank import TriggerMapping, checked_transcript
 from .labels import is_non_neural, parse_label
 
 __all__ = ["ELECTRODE_COLUMNS", "BIDSDataset", "BIDSMovieDataset", "PlaybackMapping",
            "TRANSCRIPT_SUFFIX"]
-
-ELECTRODE_COLUMNS = ["name", "shaft", "contact", "x", "y", "z", "space", "region", "hemisphere",
-                     "clean", "reason"]
 
 # Raw-data extensions mne-bids can read; the BrainVision .eeg/.vmrk sidecars are not recordings.
 _RAW_EXTENSIONS = [".vhdr", ".edf", ".EDF", ".bdf", ".BDF", ".set", ".nwb", ".fif", ".mefd"]

@@ -1,8 +1,10 @@
 """The data stage's three steps, one function per Snakemake rule.
 
-``write_events``     transcript + scene cuts -> ``movies/{movie}/events/{alignment}.parquet``
-``write_electrodes`` labels, metadata, signal checks -> ``subjects/{subject}/electrodes.parquet``
-``write_responses``  raw recordings + events -> ``subjects/{subject}/responses/{alignment}.h5``
+``write_events``     transcript + scene cuts -> ``ARTIFACTS.events``
+``write_electrodes`` labels, metadata, signal checks -> ``ARTIFACTS.electrodes``
+``write_responses``  raw recordings + events -> ``ARTIFACTS.responses``
+
+(the paths and columns of these artifacts are defined in :mod:`neuroalign.artifacts`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,19 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..artifacts import (
+    ARTIFACTS,
+    ELECTRODE_COLUMNS,
+    RESPONSES_DATASETS,
+    read_electrodes,
+    read_events,
+)
 from ..config import config_hash
-from ..io import open_h5_atomic, read_parquet_checked, sha256_file, write_parquet
+from ..io import open_h5_atomic, sha256_file, write_parquet
 from ..utils import logger
 from .bids import BIDSMovieDataset
 from .braintreebank import BrainTreeBank
 from .events import (
-    EVENT_COLUMNS,
     detect_scene_cuts,
     find_movie,
     make_events,
@@ -38,9 +46,6 @@ from .preprocessing import (
 __all__ = ["open_dataset", "selected_subjects", "selected_trials", "write_events",
            "write_electrodes", "write_responses", "read_responses", "chunk_size",
            "ELECTRODE_COLUMNS"]
-
-ELECTRODE_COLUMNS = ["name", "shaft", "contact", "x", "y", "z", "space", "region", "hemisphere",
-                     "clean", "reason"]
 
 
 def open_dataset(config: dict[str, Any]) -> BrainTreeBank | BIDSMovieDataset:
@@ -212,7 +217,7 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
     electrodes_path : path-like
         The subject's ``electrodes.parquet``.
     events_dir : path-like
-        Folder holding ``{movie}/events/{alignment}.parquet`` tables.
+        The events artifact's folder (``ARTIFACTS.events.folder``, i.e. ``results/movies``).
     outs : list of path-like
         One output ``responses/{alignment}.h5`` per alignment, in the same order.
 
@@ -225,7 +230,7 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
         raise ValueError(f"{len(alignments)} alignment(s) {alignments} but {len(outs)} output(s)")
     dataset = open_dataset(config)
     pp = config["preprocessing"]
-    table = read_parquet_checked(electrodes_path, ELECTRODE_COLUMNS + ["channel_index"])
+    table = read_electrodes(electrodes_path, extra=["channel_index"])
     clean = table[table["clean"]]
     if clean.empty:
         raise ValueError(f"{electrodes_path}: no clean electrode for {subject}")
@@ -247,8 +252,8 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
         n_samples = dataset.n_samples(subject, trial)
         all_samples, counts, kept = [], [], {}
         for alignment in alignments:
-            events_path = Path(events_dir) / movie / "events" / f"{alignment}.parquet"
-            events = read_parquet_checked(events_path, EVENT_COLUMNS)
+            events_path = ARTIFACTS.events.in_folder(events_dir, movie=movie, alignment=alignment)
+            events = read_events(events_path)
             times = events["time_s"].to_numpy()
             samples = mapping.to_samples(times)
             late = times > mapping.last_movie_time
@@ -356,7 +361,7 @@ def read_responses(path: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: file not found")
     with h5py.File(path, "r") as f:
-        for key in ("responses", "event_id", "trial", "electrodes"):
+        for key in RESPONSES_DATASETS:
             if key not in f:
                 raise ValueError(f"{path}: dataset {key!r} is missing")
         out = {k: f[k][()] for k in ("responses", "event_id", "trial", "movie", "electrodes")

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..artifacts import EVENT_COLUMNS
 from ..utils import _check_option, logger
 
 __all__ = ["language_events", "vision_events", "make_events", "assign_blocks", "read_scene_cuts",
            "detect_scene_cuts", "find_movie", "movie_duration", "EVENT_COLUMNS"]
 
-EVENT_COLUMNS = ["event_id", "time_s", "frame_time_s", "text", "block"]
 MOVIE_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov")
 
 

@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..artifacts import ARTIFACTS, ENCODING_DATASETS, ENCODING_OPTIONAL, read_events
 from ..config import config_hash
 from ..data.blocks import check_block_design
 from ..data.build import read_responses
-from ..data.events import EVENT_COLUMNS
 from ..features.extract import read_features
-from ..io import open_h5_atomic, read_parquet_checked
+from ..io import open_h5_atomic
 from ..utils import get_device, logger
 from .baselines import concat_feature_spaces, cross_fitted_banded_predictions
 from .blockstats import (
@@ -42,11 +42,6 @@ from .ridge import CrossFitResult, cross_fitted_predictions
 
 __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
 
-ENCODING_DATASETS = ["electrodes", "r", "layer_r", "layer", "alpha", "ci_low", "ci_high", "p",
-                     "residual_autocorr", "blockstats", "block_trial", "event_id", "trial",
-                     "movie"]
-#: Written by this version, absent from older outputs: read when present.
-ENCODING_OPTIONAL = ["residual_tau", "block_s_needed"]
 
 
 def _seed(config: dict[str, Any], *parts: str) -> np.random.SeedSequence:
@@ -72,8 +67,8 @@ def _design(responses: dict[str, Any], events_dir: Path, alignment: str
     blocks = np.empty(len(trials), dtype=np.int64)
     times = np.empty(len(trials), dtype=np.float64)
     for movie in np.unique(movies):
-        path = events_dir / movie / "events" / f"{alignment}.parquet"
-        events = read_parquet_checked(path, EVENT_COLUMNS).set_index("event_id")
+        path = ARTIFACTS.events.in_folder(events_dir, movie=movie, alignment=alignment)
+        events = read_events(path).set_index("event_id")
         rows = movies == movie
         ids = responses["event_id"][rows]
         missing = np.setdiff1d(ids, events.index.to_numpy())
@@ -130,8 +125,8 @@ def _check_design(config: dict[str, Any], subject: str, alignment: str, blocks: 
     span, count = 0.0, 0
     movies = np.asarray(responses["movie"])
     for movie in np.unique(movies):
-        path = events_dir / movie / "events" / f"{alignment}.parquet"
-        times = read_parquet_checked(path, EVENT_COLUMNS).set_index("event_id")["time_s"]
+        path = ARTIFACTS.events.in_folder(events_dir, movie=movie, alignment=alignment)
+        times = read_events(path).set_index("event_id")["time_s"]
         for t in np.unique(trials[movies == movie]):
             rows = (movies == movie) & (trials == t)
             tt = times.loc[responses["event_id"][rows]].to_numpy()
@@ -147,7 +142,7 @@ def _features(features_dir: Path, movies: np.ndarray, event_ids: np.ndarray, ali
     out: dict[str, np.ndarray] = {}
     attrs: dict[str, Any] = {}
     for movie in np.unique(movies):
-        path = features_dir / movie / f"{alignment}.h5"
+        path = ARTIFACTS.features.in_folder(features_dir, movie=movie, alignment=alignment)
         if not path.exists():
             raise FileNotFoundError(f"{path}: features file not found")
         feats, attrs = read_features(path, layers)

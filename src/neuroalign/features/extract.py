@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..artifacts import EVENT_COLUMNS
 from ..data.events import find_movie
 from ..io import open_h5_atomic, read_parquet_checked, sha256_file
 from ..utils import _check_option, closest, logger, set_log_level
@@ -31,7 +32,6 @@ from .registry import ModelSpec, get_model, load_model, weights_id
 __all__ = ["extract_features", "read_features", "dataset_name", "pool", "choose_device",
            "PROVENANCE_KEYS"]
 
-EVENT_COLUMNS = ["event_id", "time_s", "frame_time_s", "text", "block"]
 #: attrs that must all match for an existing output to be reused (the cache key)
 PROVENANCE_KEYS = ("model", "init", "seed", "layers", "pooling", "srp_dim", "weights_sha256",
                    "events_sha256", "movie", "autocast", "neuroalign_version")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from ..artifacts import ARTIFACTS
+
+# The help quotes the artifacts' paths, below the default results folder.
+_POOLED = f"the pooled stats table ({ARTIFACTS.pooled_sites.format('results')}): its classes"
+
 __all__ = ["add_parser"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``report subject`` and ``report summary`` on the main CLI's subparsers."""
-    p = subparsers.add_parser("report", help="report stage: HTML reports and sites.tsv")
+    p = subparsers.add_parser("report", help=f"report stage: HTML reports and {ARTIFACTS.sites_tsv.file}")
     rsub = p.add_subparsers(dest="report_command", required=True)
     sj = rsub.add_parser("subject", help="self-contained HTML report of one subject")
     sj.add_argument("--subject", required=True)
@@ -19,25 +24,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     sj.add_argument("--comparisons", required=True, help="stats/comparisons.parquet")
     sj.add_argument("--sites", required=True, help="stats/sites.parquet")
     sj.add_argument("--pooled", default=None,
-                    help="the pooled stats table (results/stats/sites.parquet): its classes")
-    sj.add_argument("--events-dir", default=None,
-                    help="folder of {movie}/events/{alignment}.parquet (events per movie)")
+                    help=_POOLED)
+    sj.add_argument("--events", nargs="+", default=None,
+                    help="the subject's events tables (events per movie in the data summary)")
     sj.add_argument("--figures-dir", default=None, help="also write the figures as PNG here")
     sj.add_argument("--n-top", type=int, default=6,
                     help="electrodes shown in the r-over-time and layer figures")
-    sj.add_argument("--out", required=True, help="report.html (written atomically)")
-    sm = rsub.add_parser("summary", help="summary.html and sites.tsv across subjects")
+    sj.add_argument("--out", required=True, help=f"{ARTIFACTS.subject_report.file} (written atomically)")
+    sm = rsub.add_parser("summary", help=f"{ARTIFACTS.summary.file} and {ARTIFACTS.sites_tsv.file} across subjects")
     sm.add_argument("--sites", required=True, nargs="+",
                     help="every subject's stats/sites.parquet")
     sm.add_argument("--pooled", default=None,
-                    help="the pooled stats table (results/stats/sites.parquet): its classes")
+                    help=_POOLED)
     sm.add_argument("--electrodes", required=True, nargs="+",
                     help="every subject's electrodes.parquet, in the order of --sites")
     sm.add_argument("--subjects", nargs="+", default=None,
-                    help="subject of each --sites table (default: from the paths)")
+                    help="subject of each --sites table (default: from each table's metadata)")
     sm.add_argument("--figures-dir", default=None, help="also write the figures as PNG here")
-    sm.add_argument("--out-html", required=True, help="summary.html (written atomically)")
-    sm.add_argument("--out-tsv", required=True, help="sites.tsv (written atomically)")
+    sm.add_argument("--out-html", required=True, help=f"{ARTIFACTS.summary.file} (written atomically)")
+    sm.add_argument("--out-tsv", required=True, help=f"{ARTIFACTS.sites_tsv.file} (written atomically)")
     for q in (sj, sm):
         q.add_argument("--config", default="config.yaml", help="configuration file")
     sj.set_defaults(func=_run_subject)
@@ -51,7 +56,7 @@ def _run_subject(args: argparse.Namespace) -> int:
 
     render_subject_report(load_config(args.config), args.subject, args.encodings,
                           args.electrodes, args.comparisons, args.sites, args.out,
-                          figures_dir=args.figures_dir, events_dir=args.events_dir,
+                          figures_dir=args.figures_dir, events=args.events,
                           n_top=args.n_top, pooled=args.pooled)
     return 0
 

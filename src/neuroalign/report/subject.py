@@ -1,4 +1,4 @@
-"""The per-subject report: ``subjects/{subject}/report.html`` (+ ``figures/*.png``).
+"""The per-subject report: ``ARTIFACTS.subject_report`` (+ ``ARTIFACTS.subject_figure``).
 
 ``render_subject_report`` reads the subject's electrode table, encoding outputs and stats
 tables, draws the figures of docs/DESIGN.md §7 and writes one self-contained HTML file (figures
@@ -15,12 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.build import ELECTRODE_COLUMNS
-from ..data.events import EVENT_COLUMNS
-from ..io import read_parquet_checked
-from ..stats.build import SITES_BASE_COLUMNS
+from ..artifacts import (
+    ARTIFACTS,
+    read_comparisons,
+    read_electrodes,
+    read_events,
+    read_pooled_sites,
+    read_sites,
+)
+from ..io import read_parquet_metadata
 from ..stats.comparisons import mean_r_over_bins, responsive_bins
-from ..stats.sites import COMPARISON_COLUMNS
 from ..utils import logger, set_log_level
 from . import figures as F
 from ._common import (
@@ -72,8 +76,24 @@ def _electrode_classes(electrodes: pd.DataFrame, sites: pd.DataFrame) -> list[st
             for n, c in zip(electrodes["name"], electrodes["clean"], strict=True)]
 
 
-def _data_summary(electrodes: pd.DataFrame, groups: dict, events_dir: Path | None
-                  ) -> dict[str, Any]:
+def _event_totals(events: list[str | os.PathLike]) -> dict[tuple[str, str], int]:
+    """Events per (alignment, movie) of the given events tables, keyed by their metadata.
+
+    The events job records the movie and alignment of each table, so the report is handed
+    the files themselves and finds out which is which without relying on the layout.
+    """
+    totals = {}
+    for path in events:
+        meta = read_parquet_metadata(path)
+        if "movie" not in meta or "alignment" not in meta:
+            raise ValueError(f"{path}: no 'movie' / 'alignment' in its metadata; is it an "
+                             "events table written by `neuroalign data events`?")
+        totals[(str(meta["alignment"]), str(meta["movie"]))] = len(read_events(path))
+    return totals
+
+
+def _data_summary(electrodes: pd.DataFrame, groups: dict,
+                  totals: dict[tuple[str, str], int]) -> dict[str, Any]:
     clean = electrodes["clean"].astype(bool)
     dropped = electrodes.loc[~clean]
     reasons = (dropped.assign(reason=dropped["reason"].fillna("").replace("", "unspecified"))
@@ -85,11 +105,7 @@ def _data_summary(electrodes: pd.DataFrame, groups: dict, events_dir: Path | Non
         enc = next(iter(group.values()))
         for movie in sorted(set(enc["movie"])):
             used = int(np.sum(enc["movie"] == movie))
-            total = None
-            if events_dir is not None:
-                path = Path(events_dir) / movie / "events" / f"{alignment}.parquet"
-                if path.exists():
-                    total = len(read_parquet_checked(path, EVENT_COLUMNS))
+            total = totals.get((alignment, movie))
             events.append({"alignment": alignment, "movie": movie, "used": used,
                            "total": fmt(total)})
     return {"n_total": len(electrodes), "n_clean": int(clean.sum()),
@@ -333,7 +349,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
                           electrodes: str | os.PathLike, comparisons: str | os.PathLike,
                           sites: str | os.PathLike, out: str | os.PathLike,
                           figures_dir: str | os.PathLike | None = None,
-                          events_dir: str | os.PathLike | None = None, n_top: int = 6,
+                          events: list[str | os.PathLike] | None = None, n_top: int = 6,
                           verbose: bool | str | int | None = None,
                           pooled: str | os.PathLike | None = None) -> dict[str, Any]:
     """Write one subject's self-contained HTML report (docs/DESIGN.md §7).
@@ -353,8 +369,9 @@ def render_subject_report(config: dict[str, Any], subject: str,
         ``report.html`` (written atomically).
     figures_dir : path-like, optional
         Also write each figure as ``{figures_dir}/{name}.png`` (names in ``SUBJECT_FIGURES``).
-    events_dir : path-like, optional
-        ``movies`` folder; when given, the data summary also counts each movie's events.
+    events : list of path-like, optional
+        The subject's events tables (``ARTIFACTS.events``, any movies and alignments); the
+        data summary then also counts each movie's events.
     n_top : int
         Electrodes shown in the r-over-time and layer-profile figures.
     verbose : bool | str | int | None
@@ -372,12 +389,11 @@ def render_subject_report(config: dict[str, Any], subject: str,
         set_log_level(verbose)
     from tqdm.auto import tqdm
 
-    el = read_parquet_checked(electrodes, ELECTRODE_COLUMNS)
-    st = read_parquet_checked(sites, SITES_BASE_COLUMNS)
+    el = read_electrodes(electrodes)
+    st = read_sites(sites)
     if pooled is not None:
-        st = apply_pooled_classes(st, read_parquet_checked(pooled, ["subject"] + SITES_BASE_COLUMNS),
-                                  subject, pooled)
-    comp = read_parquet_checked(comparisons, COMPARISON_COLUMNS)
+        st = apply_pooled_classes(st, read_pooled_sites(pooled), subject, pooled)
+    comp = read_comparisons(comparisons)
     encs = [read_encoding_summary(p) for p in tqdm(
         encodings, desc=f"report {subject}: encodings", disable=len(encodings) < _TQDM_MIN)]
     if not encs:
@@ -470,7 +486,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
     html = render_template(
         "subject.html.j2", subject=subject, figures={f.name: f for f in figs},
         loc_kind=loc_kind, methods=paragraphs, references=references,
-        data=_data_summary(el, groups, events_dir), class_counts=class_counts,
+        data=_data_summary(el, groups, _event_totals(events or [])), class_counts=class_counts,
         n_sites=int(st["class"].eq("multimodal").sum()),
         n_responsive=int(st["class"].ne("none").sum()), alignments=alignments,
         comp_summary=comp_summary, comp_detail=comp_detail, site_header=site_header,
@@ -480,7 +496,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
                                        *([pooled] if pooled else [])]))
     if figures_dir is not None:
         for f in figs:
-            write_png(f.png, Path(figures_dir) / f"{f.name}.png")
+            write_png(f.png, ARTIFACTS.subject_figure.in_folder(figures_dir, figure=f.name))
     write_html(html, out)
     size = Path(out).stat().st_size
     logger.info("report %s: %d figures, %.2f MB -> %s", subject, len(figs), size / 1e6, out)

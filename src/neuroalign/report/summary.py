@@ -16,9 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.build import ELECTRODE_COLUMNS
-from ..io import atomic_path, read_parquet_checked
-from ..stats.build import SITES_BASE_COLUMNS
+from ..artifacts import (
+    ARTIFACTS,
+    SITES_TSV_COLUMNS,
+    read_electrodes,
+    read_pooled_sites,
+    read_sites,
+)
+from ..io import atomic_path, read_parquet_metadata
 from ..utils import logger, set_log_level
 from . import figures as F
 from ._common import (
@@ -37,16 +42,19 @@ from .methods import methods_paragraphs
 __all__ = ["sites_table", "write_sites_tsv", "subject_counts", "render_summary",
            "SITES_TSV_COLUMNS", "SUMMARY_FIGURES"]
 
-# Leading columns of sites.tsv; the per-alignment evidence columns of sites.parquet follow.
-SITES_TSV_COLUMNS = ["subject", "electrode", "class", "region", "hemisphere", "x", "y", "z",
-                     "space"]
+# SITES_TSV_COLUMNS (neuroalign.artifacts) lead sites.tsv; the per-alignment evidence columns
+# of sites.parquet follow.
 SUMMARY_FIGURES = ["summary_locations", "summary_regions"]
 
 
-def _subject_of(path: Path) -> str:
-    # results/subjects/{subject}/stats/sites.parquet
-    parts = path.resolve().parts
-    return parts[-3] if len(parts) >= 3 and parts[-2] == "stats" else path.stem
+def _subject_of(path: str | os.PathLike) -> str:
+    # The stats job records its subject in the table's metadata; the path's layout is not
+    # relied on.
+    meta = read_parquet_metadata(path)
+    if "subject" not in meta:
+        raise ValueError(f"{path}: no 'subject' in its metadata; give the subjects explicitly "
+                         "(--subjects) or pass a sites table written by `neuroalign stats run`.")
+    return str(meta["subject"])
 
 
 def _load(sites: list[str | os.PathLike], electrodes: list[str | os.PathLike],
@@ -57,14 +65,14 @@ def _load(sites: list[str | os.PathLike], electrodes: list[str | os.PathLike],
                          "electrode tables; give one of each per subject, same order.")
     if subjects is not None and len(subjects) != len(sites):
         raise ValueError(f"render_summary: {len(subjects)} subjects for {len(sites)} tables.")
-    pool = read_parquet_checked(pooled, ["subject"] + SITES_BASE_COLUMNS) if pooled else None
+    pool = read_pooled_sites(pooled) if pooled else None
     out = []
     for i, (s, e) in enumerate(zip(sites, electrodes, strict=True)):
-        subject = subjects[i] if subjects is not None else _subject_of(Path(s))
-        table = read_parquet_checked(s, SITES_BASE_COLUMNS)
+        subject = subjects[i] if subjects is not None else _subject_of(s)
+        table = read_sites(s)
         if pool is not None:
             table = apply_pooled_classes(table, pool, subject, pooled)
-        out.append((subject, table, read_parquet_checked(e, ELECTRODE_COLUMNS)))
+        out.append((subject, table, read_electrodes(e)))
     return sorted(out, key=lambda t: _natural(t[0]))
 
 
@@ -169,8 +177,8 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
     out_html, out_tsv : path-like
         Outputs (written atomically).
     subjects : list of str, optional
-        Subject of each table; by default read from the paths
-        (``subjects/{subject}/stats/sites.parquet``).
+        Subject of each table; by default read from each sites table's metadata (the
+        ``subject`` the stats job records).
     figures_dir : path-like, optional
         Also write the figures as ``{figures_dir}/{name}.png`` (``SUMMARY_FIGURES``).
     verbose : bool | str | int | None
@@ -227,7 +235,7 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
         provenance=provenance(config, [*sites, *electrodes, *([pooled] if pooled else [])]))
     if figures_dir is not None:
         for f in figs:
-            write_png(f.png, Path(figures_dir) / f"{f.name}.png")
+            write_png(f.png, ARTIFACTS.summary_figure.in_folder(figures_dir, figure=f.name))
     write_sites_tsv(table, out_tsv)
     write_html(html, out_html)
     size = Path(out_html).stat().st_size

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..artifacts import ARTIFACTS
 from ..config import validate_config
 from ..data.build import write_electrodes, write_events, write_responses
 from ..encoding.build import fit_baseline, fit_encoding
@@ -39,8 +40,8 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
     Parameters
     ----------
     root : path-like
-        Work folder: ``ds/`` (the dataset), ``out/`` (events, electrodes, responses),
-        ``features/``, ``encoding/``, ``stats/``.
+        Work folder: ``ds/`` (the dataset) and ``out/``, the results folder, laid out as
+        the workflow's (``neuroalign.artifacts.ARTIFACTS``).
     seed : int
         Seed of the simulation and of the controls' random twins.
     duration_s : float
@@ -72,36 +73,43 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
                            "results": str(out), "seed": seed})
     truth = json.loads((ds / "ground_truth.json").read_text())
     subject, movie = "sub_1", next(iter(truth["latents"]))
+    A = ARTIFACTS
+    events_dir = A.events.folder_path(out)
     for al in alignments:
-        write_events(cfg, movie, al, out / "movies" / movie / "events" / f"{al}.parquet")
-    electrodes = out / subject / "electrodes.parquet"
+        write_events(cfg, movie, al, A.events.path(out, movie=movie, alignment=al))
+    electrodes = A.electrodes.path(out, subject=subject)
     write_electrodes(cfg, subject, electrodes)
-    write_responses(cfg, subject, list(alignments), electrodes, out / "movies",
-                    [out / subject / f"{al}.h5" for al in alignments])
+    write_responses(cfg, subject, list(alignments), electrodes, events_dir,
+                    [A.responses.path(out, subject=subject, alignment=al) for al in alignments])
+
+    def encoding(model: str, init: str, al: str) -> Path:
+        return A.encoding.path(out, subject=subject, model=model, init=init, alignment=al)
+
     encodings = []
     for al in alignments:
-        responses = out / subject / f"{al}.h5"
-        events = out / "movies" / movie / "events" / f"{al}.parquet"
+        responses = A.responses.path(out, subject=subject, alignment=al)
+        events = A.events.path(out, movie=movie, alignment=al)
         for model in CONTROLS:
             for init in ("trained", "random"):
-                feat = root / "features" / model / init
-                extract_features(model, init, events, ds / "movies", feat / movie / f"{al}.h5",
+                extract_features(model, init, events, ds / "movies",
+                                 A.features.path(out, model=model, init=init, movie=movie,
+                                                 alignment=al),
                                  dataset_root=ds, seed=seed, verbose=False)
-                encodings.append(root / "encoding" / model / init / f"{al}.h5")
-                fit_encoding(cfg, subject, model, init, al, responses, feat, out / "movies",
+                encodings.append(encoding(model, init, al))
+                fit_encoding(cfg, subject, model, init, al, responses,
+                             A.features.folder_path(out, model=model, init=init), events_dir,
                              encodings[-1])
         for kind in cfg["sites"]["linear_baselines"]:
-            encodings.append(root / "encoding" / kind / "trained" / f"{al}.h5")
+            encodings.append(encoding(kind, "trained", al))
             fit_baseline(cfg, subject, kind, al, _UNIMODAL,
-                         [root / "encoding" / m / "trained" / f"{al}.h5" for m in _UNIMODAL],
-                         [root / "features" / m / "trained" for m in _UNIMODAL], responses,
-                         out / "movies", encodings[-1])
-    stats_dir = root / "stats"
-    run_stats(cfg, subject, encodings, electrodes, stats_dir / "comparisons.parquet",
-              stats_dir / "sites.parquet")
+                         [encoding(m, "trained", al) for m in _UNIMODAL],
+                         [A.features.folder_path(out, model=m, init="trained")
+                          for m in _UNIMODAL], responses, events_dir, encodings[-1])
+    comparisons = A.comparisons.path(out, subject=subject)
+    sites = A.sites.path(out, subject=subject)
+    run_stats(cfg, subject, encodings, electrodes, comparisons, sites)
     return {"config": cfg, "truth": truth[subject], "encodings": encodings,
-            "electrodes": electrodes, "comparisons": stats_dir / "comparisons.parquet",
-            "sites": stats_dir / "sites.parquet"}
+            "electrodes": electrodes, "comparisons": comparisons, "sites": sites}
 
 
 def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..artifacts import POOLED_BASE_COLUMNS, SITES_BASE_COLUMNS, read_sites
 from ..config import config_hash
 from ..encoding.build import read_encoding
 from ..io import read_parquet_checked, read_parquet_metadata, relative_to_results, write_parquet
@@ -37,9 +38,6 @@ from .sites import (
 
 __all__ = ["load_encodings", "check_compatible", "compute_stats", "run_stats", "pool_sites",
            "run_pool", "sites_alignments", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS"]
-
-SITES_BASE_COLUMNS = ["electrode", "region", "x", "y", "z", "class"]
-POOLED_BASE_COLUMNS = ["subject"] + SITES_BASE_COLUMNS + ["subject_class"]
 
 
 def load_encodings(paths: list[str | os.PathLike]) -> dict[str, dict[tuple[str, str], dict]]:
@@ -290,7 +288,7 @@ def run_pool(config: dict[str, Any], sites: list[str | os.PathLike],
         subject = str(meta["subject"])
         if subject in per_subject:
             raise ValueError(f"{path}: subject {subject!r} given twice to the pool job.")
-        per_subject[subject] = read_parquet_checked(path, SITES_BASE_COLUMNS)
+        per_subject[subject] = read_sites(path)
     pooled = pool_sites(per_subject, float(config["stats"]["fdr_q"]))
     meta = {"neuroalign_version": __version__, "seed": config["seed"],
             "config_hash": config_hash(config, ["stats", "sites", "seed"]),

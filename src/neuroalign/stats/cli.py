@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..artifacts import ARTIFACTS
+
 __all__ = ["add_parser"]
 
 
@@ -26,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     pool.add_argument("--sites", required=True, nargs="+",
                       help="every subject's stats/sites.parquet")
     pool.add_argument("--out", required=True,
-                      help="the pooled sites table, e.g. results/stats/sites.parquet")
+                      help=f"the pooled sites table, e.g. {ARTIFACTS.pooled_sites.format('results')}")
     pool.set_defaults(func=_pool)
     return p
 

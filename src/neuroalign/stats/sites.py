@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..artifacts import COMPARISON_COLUMNS
 from ..utils import logger
 from .comparisons import (
     bh_fdr,
@@ -47,8 +48,6 @@ __all__ = ["model_roles", "compare_alignment", "classify_alignment", "combine_al
            "assign_classes", "claim_columns", "q_column", "COMPARISON_COLUMNS", "CRITERIA",
            "CLAIMS", "ALIGNMENT_CLAIMS"]
 
-COMPARISON_COLUMNS = ["alignment", "comparison", "model_a", "model_b", "electrode", "n_bins",
-                      "delta_r", "p", "q", "significant"]
 # Criterion -> comparison a multimodal model must win against every competitor (baselines
 # added per config).
 CRITERIA = {"random": "trained-vs-random", "vision": "multimodal-vs-vision",

@@ -1,0 +1,229 @@
+"""Every artifact of the workflow's DAG, defined once: where it lives and what it holds.
+
+Each :class:`Artifact` gives its path template relative to the results folder
+(``pattern``, with Snakemake wildcards such as ``{subject}``) and, for tables and HDF5
+files, the columns or datasets a reader requires (``columns``). The Snakemake rules
+(``workflow/rules/*.smk``) and the Python jobs build every path from here, so the layout
+of the results folder is written nowhere else (issue #16 item 1).
+
+A pattern is split into the ``folder`` a job may be handed (``movies``,
+``features/{model}/{init}``, ``subjects/{subject}/figures``) and the ``file`` below it,
+so that a job that receives a folder finds its files with :meth:`Artifact.in_folder`
+rather than by rebuilding the layout itself.
+
+This is a low layer: it imports only the standard library at module level (the readers
+import :mod:`neuroalign.io`, hence pandas, when called), so ``neuroalign --help`` stays
+light.
+
+Columns
+-------
+``ELECTRODE_COLUMNS``  the electrode table of a dataset (``electrodes.parquet`` adds
+                       ``channel_index``)
+``EVENT_COLUMNS``      the events table of one movie and alignment
+``COMPARISON_COLUMNS`` the paired comparisons of one subject
+``SITES_BASE_COLUMNS`` the leading columns of a subject's sites table
+``POOLED_BASE_COLUMNS`` the leading columns of the pooled sites table
+``SITES_TSV_COLUMNS``  the leading columns of ``sites.tsv``
+``RESPONSES_DATASETS`` the datasets a responses file must hold
+``ENCODING_DATASETS``  the datasets an encoding file must hold (``ENCODING_OPTIONAL``: read
+                       when present)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COLUMNS",
+           "COMPARISON_COLUMNS", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS",
+           "SITES_TSV_COLUMNS", "RESPONSES_DATASETS", "ENCODING_DATASETS", "ENCODING_OPTIONAL",
+           "read_table", "read_electrodes", "read_events", "read_sites", "read_pooled_sites",
+           "read_comparisons"]
+
+ELECTRODE_COLUMNS = ["name", "shaft", "contact", "x", "y", "z", "space", "region", "hemisphere",
+                     "clean", "reason"]
+EVENT_COLUMNS = ["event_id", "time_s", "frame_time_s", "text", "block"]
+COMPARISON_COLUMNS = ["alignment", "comparison", "model_a", "model_b", "electrode", "n_bins",
+                      "delta_r", "p", "q", "significant"]
+SITES_BASE_COLUMNS = ["electrode", "region", "x", "y", "z", "class"]
+POOLED_BASE_COLUMNS = ["subject"] + SITES_BASE_COLUMNS + ["subject_class"]
+SITES_TSV_COLUMNS = ["subject", "electrode", "class", "region", "hemisphere", "x", "y", "z",
+                     "space"]
+RESPONSES_DATASETS = ["responses", "event_id", "trial", "electrodes"]
+ENCODING_DATASETS = ["electrodes", "r", "layer_r", "layer", "alpha", "ci_low", "ci_high", "p",
+                     "residual_autocorr", "blockstats", "block_trial", "event_id", "trial",
+                     "movie"]
+#: Written by this version, absent from older outputs: read when present.
+ENCODING_OPTIONAL = ["residual_tau", "block_s_needed"]
+
+_WILDCARD = re.compile(r"\{(\w+)\}")
+
+
+def _fill(text: str, values: dict[str, object], strict: bool) -> str:
+    """Replace ``{name}`` by ``values[name]``; leave (or, when ``strict``, refuse) the rest."""
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name in values:
+            return str(values[name])
+        if strict:
+            raise KeyError(f"wildcard {name!r} of {text!r} not given")
+        return m.group(0)
+
+    return _WILDCARD.sub(sub, text)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One artifact of the DAG: its place below the results folder and its contents.
+
+    Parameters
+    ----------
+    name : str
+        Short name (the attribute of :data:`ARTIFACTS`).
+    folder : str
+        The folder, relative to the results folder, that jobs are handed ('' at the top).
+    file : str
+        The path below ``folder``; with ``folder`` it makes :attr:`pattern`.
+    columns : tuple of str
+        The columns (tables) or datasets (HDF5) a reader requires; empty when none are
+        fixed (features hold one dataset per layer; HTML and figures are not read back).
+    """
+
+    name: str
+    folder: str
+    file: str
+    columns: tuple[str, ...] = ()
+
+    @property
+    def pattern(self) -> str:
+        """Path template relative to the results folder, with Snakemake wildcards."""
+        return f"{self.folder}/{self.file}" if self.folder else self.file
+
+    @property
+    def wildcards(self) -> tuple[str, ...]:
+        """Names of the pattern's wildcards, in order."""
+        return tuple(_WILDCARD.findall(self.pattern))
+
+    def _check(self, given: dict[str, object]) -> None:
+        unknown = sorted(set(given) - set(self.wildcards))
+        if unknown:
+            raise KeyError(f"artifact {self.name!r} ({self.pattern}) has no wildcard(s) "
+                           f"{unknown}; its wildcards are {list(self.wildcards)}")
+
+    def template(self, results: str | os.PathLike, **fixed: object) -> str:
+        """The pattern below ``results`` as a string, ``fixed`` wildcards filled in.
+
+        The other wildcards stay as ``{name}``, for a Snakemake rule's input or output.
+        A string (not a ``Path``) so that it is exactly ``f"{results}/{pattern}"``, the
+        form Snakemake matches jobs against.
+        """
+        self._check(fixed)
+        return f"{os.fspath(results)}/{_fill(self.pattern, fixed, strict=False)}"
+
+    def format(self, results: str | os.PathLike, **wildcards: object) -> str:
+        """The concrete path below ``results`` as a string; every wildcard must be given."""
+        self._check(wildcards)
+        return f"{os.fspath(results)}/{_fill(self.pattern, wildcards, strict=True)}"
+
+    def path(self, results: str | os.PathLike, **wildcards: object) -> Path:
+        """The concrete path below ``results``; every wildcard must be given."""
+        return Path(self.format(results, **wildcards))
+
+    def folder_path(self, results: str | os.PathLike, **wildcards: object) -> str:
+        """The concrete :attr:`folder` below ``results`` (its wildcards given), as a string."""
+        self._check(wildcards)
+        folder = _fill(self.folder, wildcards, strict=True)
+        return f"{os.fspath(results)}/{folder}" if folder else os.fspath(results)
+
+    def in_folder(self, folder: str | os.PathLike, **wildcards: object) -> Path:
+        """The file below a :attr:`folder` a job was given (the :attr:`file` wildcards)."""
+        self._check(wildcards)
+        return Path(folder) / _fill(self.file, wildcards, strict=True)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Every artifact of the workflow, one attribute each (see :data:`ARTIFACTS`)."""
+
+    #: The resolved config the jobs read (rewritten only when it changes).
+    resolved_config: Artifact = Artifact("resolved_config", ".neuroalign", "config.json")
+    events: Artifact = Artifact("events", "movies", "{movie}/events/{alignment}.parquet",
+                                tuple(EVENT_COLUMNS))
+    electrodes: Artifact = Artifact("electrodes", "subjects/{subject}", "electrodes.parquet",
+                                    tuple(ELECTRODE_COLUMNS))
+    responses: Artifact = Artifact("responses", "subjects/{subject}/responses",
+                                   "{alignment}.h5", tuple(RESPONSES_DATASETS))
+    features: Artifact = Artifact("features", "features/{model}/{init}",
+                                  "{movie}/{alignment}.h5")
+    #: Model fits and the linear baselines (model ``concat`` / ``banded``, init ``trained``).
+    encoding: Artifact = Artifact("encoding", "subjects/{subject}/encoding",
+                                  "{model}/{init}/{alignment}.h5", tuple(ENCODING_DATASETS))
+    comparisons: Artifact = Artifact("comparisons", "subjects/{subject}/stats",
+                                     "comparisons.parquet", tuple(COMPARISON_COLUMNS))
+    sites: Artifact = Artifact("sites", "subjects/{subject}/stats", "sites.parquet",
+                               tuple(SITES_BASE_COLUMNS))
+    #: What readers need of the pooled table: a sites table with its subject column
+    #: (``POOLED_BASE_COLUMNS`` are the columns it leads with).
+    pooled_sites: Artifact = Artifact("pooled_sites", "stats", "sites.parquet",
+                                      ("subject", *SITES_BASE_COLUMNS))
+    subject_report: Artifact = Artifact("subject_report", "subjects/{subject}", "report.html")
+    subject_figure: Artifact = Artifact("subject_figure", "subjects/{subject}/figures",
+                                        "{figure}.png")
+    summary: Artifact = Artifact("summary", "", "summary.html")
+    sites_tsv: Artifact = Artifact("sites_tsv", "", "sites.tsv", tuple(SITES_TSV_COLUMNS))
+    summary_figure: Artifact = Artifact("summary_figure", "figures", "{figure}.png")
+
+    def __iter__(self):
+        return (getattr(self, f.name) for f in fields(self))
+
+
+#: The one instance: ``ARTIFACTS.encoding.path(results, subject=..., ...)``.
+ARTIFACTS = Artifacts()
+
+
+def read_table(artifact: Artifact, path: str | os.PathLike,
+               extra: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a parquet artifact, checking it has ``artifact.columns`` and ``extra``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the file when it does not exist.
+    ValueError
+        Naming the file and the missing column(s).
+    """
+    from .io import read_parquet_checked
+
+    return read_parquet_checked(path, [*artifact.columns, *extra])
+
+
+def read_electrodes(path: str | os.PathLike,
+                    extra: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a subject's ``electrodes.parquet`` (``ELECTRODE_COLUMNS`` plus ``extra``)."""
+    return read_table(ARTIFACTS.electrodes, path, extra)
+
+
+def read_events(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an events table (``EVENT_COLUMNS``)."""
+    return read_table(ARTIFACTS.events, path)
+
+
+def read_sites(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a subject's ``stats/sites.parquet`` (``SITES_BASE_COLUMNS``)."""
+    return read_table(ARTIFACTS.sites, path)
+
+
+def read_pooled_sites(path: str | os.PathLike) -> pd.DataFrame:
+    """Read the pooled ``stats/sites.parquet`` (``subject`` and ``SITES_BASE_COLUMNS``)."""
+    return read_table(ARTIFACTS.pooled_sites, path)
+
+
+def read_comparisons(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a subject's ``stats/comparisons.parquet`` (``COMPARISON_COLUMNS``)."""
+    return read_table(ARTIFACTS.comparisons, path)
