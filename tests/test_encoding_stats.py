@@ -10,11 +10,11 @@ from scipy.signal import lfilter
 from neuroalign.encoding import (
     block_sums,
     bootstrap_ci,
-    paired_swap_test,
     permutation_p,
     r_from_sums,
     residual_block_autocorr,
 )
+from neuroalign.stats.comparisons import electrode_swap_test
 
 
 def _ar_within_blocks(rng, n_blocks, block_len, n_targets, phi):
@@ -152,7 +152,7 @@ def test_residual_block_autocorr_flags_slow_drift(rng):
     assert abs(np.nanmean(explained)) < 0.03
 
 
-def test_paired_swap_test():
+def test_paired_swap_test_per_target():
     rng = np.random.default_rng(5)
     n_blocks, block_len, n_targets = 60, 12, 500
     blocks = np.repeat(np.arange(n_blocks), block_len)
@@ -163,9 +163,14 @@ def test_paired_swap_test():
         return signal + 2 * _ar_within_blocks(rng, n_blocks, block_len, n_targets, 0.5)
 
     sums_a, sums_b = block_sums(y, noisy(), blocks), block_sums(y, noisy(), blocks)
-    delta, p = paired_swap_test(sums_a, sums_b, n_permutations=1000, rng=rng)
+    one_bin = np.ones((n_targets, 1), bool)  # each target its own electrode
+
+    def paired_swap_test(a, b):
+        return electrode_swap_test(a[..., None], b[..., None], one_bin, 1000, rng)
+
+    delta, p = paired_swap_test(sums_a, sums_b)
     np.testing.assert_allclose(delta, r_from_sums(sums_a) - r_from_sums(sums_b))
     assert stats.kstest(p, "uniform").pvalue > 0.01  # equally good models: a null
     sums_c = block_sums(y, signal, blocks)  # a better model
-    _, p_better = paired_swap_test(sums_c, sums_a, n_permutations=1000, rng=rng)
+    _, p_better = paired_swap_test(sums_c, sums_a)
     assert np.mean(p_better < 0.05) > 0.9

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from neuroalign.encoding.blockstats import block_sums, paired_swap_test
+from neuroalign.encoding.blockstats import block_sums, r_from_sums
 from neuroalign.stats import (
     bh_fdr,
     check_blocks,
@@ -77,21 +77,34 @@ def test_electrode_test_holds_its_level_under_the_null(null_sums):
 def test_per_target_swap_p_uniform_under_the_null(null_sums):
     sa, sb = null_sums
     # One bin per electrode (bins of one electrode share a driver, so are not independent).
-    a, b = sa[:, :, :, 0], sb[:, :, :, 0]
-    _, p = paired_swap_test(a, b, N_PERM, rng=3)
+    a, b = sa[:, :, :, :1], sb[:, :, :, :1]
+    _, p = electrode_swap_test(a, b, np.ones((N_EL, 1), bool), N_PERM, rng=3)
     jitter = np.random.default_rng(4).uniform(0, 1 / (N_PERM + 1), p.size)
     assert stats.kstest(p - jitter, "uniform").pvalue > 0.01
 
 
-def test_electrode_test_matches_per_target_test_for_single_bins(null_sums):
+def test_electrode_test_matches_swapping_blocks_by_hand(null_sums):
+    """The vectorised test equals the naive one: swap the chosen blocks' sums, recompute r."""
     sa, sb = null_sums
     bins = np.zeros((N_EL, N_BINS), dtype=bool)
     bins[:, 2] = True
-    d, p = electrode_swap_test(sa, sb, bins, 99, rng=np.random.default_rng(5))
-    d_ref, p_ref = paired_swap_test(sa[:, :, :, 2], sb[:, :, :, 2], 99,
-                                    rng=np.random.default_rng(5))
-    np.testing.assert_allclose(d, d_ref, atol=1e-12)
-    np.testing.assert_allclose(p, p_ref)
+    bins[:5, 4] = True  # a few electrodes average two bins
+    n_perm = 99
+    d, p, null = electrode_swap_test(sa, sb, bins, n_perm, rng=np.random.default_rng(5),
+                                     return_null=True)
+    W = np.random.default_rng(5).integers(0, 2, size=(n_perm, N_BLOCKS)).astype(bool)
+    for e in (0, 3, 7, 150):
+        sel = np.flatnonzero(bins[e])
+        a, b = sa[:, :, e, sel], sb[:, :, e, sel]
+        obs = np.mean(r_from_sums(a) - r_from_sums(b))
+        by_hand = []
+        for w in W:
+            a_sw, b_sw = np.where(w[:, None, None], b, a), np.where(w[:, None, None], a, b)
+            by_hand.append(np.mean(r_from_sums(a_sw) - r_from_sums(b_sw)))
+        by_hand = np.array(by_hand)
+        np.testing.assert_allclose(d[e], obs, atol=1e-12)
+        np.testing.assert_allclose(null[:, e], by_hand, atol=1e-10)
+        assert p[e] == (1 + np.sum(by_hand >= obs - 1e-12)) / (1 + n_perm)
 
 
 def test_electrode_test_detects_a_better_model_and_is_deterministic(null_sums):

@@ -69,6 +69,35 @@ def _check_option(parameter: str, value: Any, allowed: Iterable[Any]) -> Any:
     )
 
 
+def stream_seed(seed: int, *parts: str) -> Any:
+    """One random stream per named job or test, stable across runs and independent of run order.
+
+    Parameters
+    ----------
+    seed : int
+        The config's ``seed``.
+    *parts : str
+        Names of the stream (subject, model, alignment, ...); joined with ``/`` and hashed.
+
+    Returns
+    -------
+    seed_sequence : numpy.random.SeedSequence
+    """
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return np.random.SeedSequence([int(seed), int.from_bytes(digest[:8], "little")])
+
+
+def natural_key(label: str) -> tuple:
+    """Sort key that orders numbers inside names by value (``"T3bOT2" < "T3bOT12"``)."""
+    import re
+
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(label)))
+
+
 def get_device(device: Any = "auto") -> Any:
     """Return the torch device to compute on (chosen once, then passed down).
 

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from .blockstats import (
         block_sums,
         bootstrap_ci,
-        paired_swap_test,
         permutation_p,
         r_from_sums,
         r_from_totals,
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from .folds import block_runs, contiguous_folds, split_halves
     from .ridge import (
         CrossFitResult,
-        CrossFittedRidge,
         cross_fitted_predictions,
         solve_ridge_svd,
     )
@@ -47,12 +45,10 @@ __all__ = [
     "concat_feature_spaces",
     "banded_ratio_grid",
     "CrossFitResult",
-    "CrossFittedRidge",
     "block_sums",
     "r_from_sums",
     "r_from_totals",
     "bootstrap_ci",
     "permutation_p",
     "residual_block_autocorr",
-    "paired_swap_test",
 ]

@@ -86,11 +86,24 @@ def r_from_totals(totals: np.ndarray) -> np.ndarray:
         NaN where either variable is constant.
     """
     totals = np.asarray(totals, dtype=np.float64)
-    n = totals[..., N, :]
-    sy, sh = totals[..., SY, :], totals[..., SH, :]
-    cov = totals[..., SYH, :] - sy * sh / n
-    var_y = totals[..., SYY, :] - sy * sy / n
-    var_h = totals[..., SHH, :] - sh * sh / n
+    return r_from_moments(*(totals[..., j, :] for j in (N, SY, SYY, SH, SHH, SYH)))
+
+
+def r_from_moments(n, sum_y, sum_y2, sum_yhat, sum_yhat2, sum_y_yhat) -> np.ndarray:
+    """Pearson r from the six summed moments given as separate, broadcastable arrays.
+
+    The stats stage's swap tests call it with the shared ``n, Σy, Σy²`` of shape (n_targets,)
+    and swapped prediction moments of shape (n_permutations, n_targets), so the shared ones
+    are never copied per permutation.
+
+    Returns
+    -------
+    r : array of the broadcast shape
+        NaN where either variable is constant.
+    """
+    cov = sum_y_yhat - sum_y * sum_yhat / n
+    var_y = sum_y2 - sum_y * sum_y / n
+    var_h = sum_yhat2 - sum_yhat * sum_yhat / n
     den = np.sqrt(np.clip(var_y, 0, None) * np.clip(var_h, 0, None))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, cov / den, np.nan)
@@ -342,54 +355,6 @@ def residual_block_autocorr(sums: np.ndarray, block_trials=None) -> np.ndarray:
     a, b = a - a.mean(0), b - b.mean(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
-
-
-def paired_swap_test(sums_a: np.ndarray, sums_b: np.ndarray, n_permutations: int = 1000,
-                     rng: np.random.Generator | int | None = None,
-                     n_targets_batch: int | None = 2048, return_null: bool = False):
-    """Paired block-swap test of ``Δr = r_A - r_B > 0`` on the same responses.
-
-    Null: within each block, model A's and B's predictions are exchangeable. Each permutation
-    swaps them in a random subset of blocks (each block with probability 1/2; the swap matrix
-    ``W`` (n_permutations, n_blocks) is drawn once and shared by all targets, so averages over
-    targets, e.g. an electrode's bins, can be tested with the same null). The swapped moments
-    are ``Σ_b sums_a + W @ (sums_b - sums_a)``; Δr needs only each model's own sums with y, so
-    no cross term ``Σŷ_A ŷ_B`` is required. ``p = (1 + #{Δr_perm >= Δr_obs}) / (1 + n_perm)``.
-
-    Parameters
-    ----------
-    sums_a, sums_b : arrays of shape (n_blocks, 6, n_targets)
-        Block sums of the two models on the same responses and blocks.
-    n_permutations : int
-    rng : numpy Generator, seed or None
-    n_targets_batch : int or None
-    return_null : bool
-
-    Returns
-    -------
-    delta_r : array of shape (n_targets,)
-    p : array of shape (n_targets,)
-    delta_null : array of shape (n_permutations, n_targets)
-        Only if ``return_null``.
-    """
-    if sums_a.shape != sums_b.shape:
-        raise ValueError(f"Block sums disagree: {sums_a.shape} vs {sums_b.shape}.")
-    if not np.allclose(sums_a[:, :SYY + 1], sums_b[:, :SYY + 1]):
-        raise ValueError("The two models' block sums are not on the same responses and blocks.")
-    rng = np.random.default_rng(rng)
-    n_blocks, _, n_targets = sums_a.shape
-    W = rng.integers(0, 2, size=(n_permutations, n_blocks)).astype(np.float64)
-    delta = r_from_sums(sums_a) - r_from_sums(sums_b)
-    p = np.empty(n_targets)
-    null = np.empty((n_permutations, n_targets)) if return_null else None
-    for sl in _batches(n_targets, n_targets_batch):
-        sa, sb = sums_a[:, :, sl], sums_b[:, :, sl]
-        moved = (W @ (sb - sa).reshape(n_blocks, -1)).reshape(n_permutations, 6, -1)
-        d = r_from_totals(sa.sum(0) + moved) - r_from_totals(sb.sum(0) - moved)
-        p[sl] = (1 + (d >= delta[sl] - 1e-12).sum(0)) / (1 + n_permutations)
-        if return_null:
-            null[:, sl] = d
-    return (delta, p, null) if return_null else (delta, p)
 
 
 #: Largest correlation of adjacent block sums that block resampling tolerates; the block length

@@ -11,7 +11,6 @@ stats stage computes every paired comparison without the raw predictions (docs/D
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from ..data.blocks import check_block_design
 from ..data.build import read_responses
 from ..features.extract import read_features
 from ..io import open_h5_atomic
-from ..utils import get_device, logger
+from ..utils import get_device, logger, stream_seed
 from .baselines import concat_feature_spaces, cross_fitted_banded_predictions
 from .blockstats import (
     block_sums,
@@ -42,12 +41,6 @@ from .ridge import CrossFitResult, cross_fitted_predictions
 
 __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
 
-
-
-def _seed(config: dict[str, Any], *parts: str) -> np.random.SeedSequence:
-    # One stream per job, stable across runs and independent of job order.
-    digest = hashlib.sha256("/".join(parts).encode()).digest()
-    return np.random.SeedSequence([int(config["seed"]), int.from_bytes(digest[:8], "little")])
 
 
 def _design(responses: dict[str, Any], events_dir: Path, alignment: str
@@ -290,7 +283,7 @@ def fit_encoding(config: dict[str, Any], subject: str, model: str, init: str, al
     result = cross_fitted_predictions(X_layers, y, blocks, alphas=enc["alphas"],
                                       n_folds=enc["folds"], device=get_device(enc["device"]),
                                       training=enc["training"], **_highpass(enc, times, trials))
-    rng = np.random.default_rng(_seed(config, subject, model, init, alignment))
+    rng = np.random.default_rng(stream_seed(config["seed"], subject, model, init, alignment))
     attrs = {"subject": subject, "model": model, "init": init, "alignment": alignment,
              "folds": enc["folds"], "training": enc["training"], "seed": config["seed"],
              "config_hash": config_hash(config, ["encoding", "stats", "seed"]),
@@ -383,7 +376,7 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
                                                  training=enc["training"],
                                                  **_highpass(enc, times, trials))
         names = [f"ratios{i}" for i in range(result.layer_r.shape[0])]
-    rng = np.random.default_rng(_seed(config, subject, kind, "trained", alignment))
+    rng = np.random.default_rng(stream_seed(config["seed"], subject, kind, "trained", alignment))
     attrs = {"subject": subject, "model": kind, "init": "trained", "alignment": alignment,
              "folds": enc["folds"], "training": enc["training"], "seed": config["seed"],
              "config_hash": config_hash(config, ["encoding", "stats", "seed"]),

@@ -480,39 +480,3 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
                       guard_blocks, get_device(device), n_targets_batch, dtype, training,
                       highpass_s, highpass_on, times_s, trials)
 
-
-class CrossFittedRidge:
-    """Thin estimator around :func:`cross_fitted_predictions` (validates, dispatches, stores).
-
-    Parameters
-    ----------
-    alphas : array of shape (n_alphas,)
-    n_folds : int
-    gap_blocks, guard_blocks : int
-    device : {"auto", "cpu", "cuda"}
-    n_targets_batch : int or None
-
-    Attributes
-    ----------
-    result_ : CrossFitResult
-        Set by :meth:`fit`.
-    """
-
-    def __init__(self, alphas=(0.1, 1, 10, 100, 1e3, 1e4, 1e5), n_folds: int = 5,
-                 gap_blocks: int = 1, guard_blocks: int = 1, device: str = "auto",
-                 n_targets_batch: int | None = None):
-        self.alphas = alphas
-        self.n_folds = n_folds
-        self.gap_blocks = gap_blocks
-        self.guard_blocks = guard_blocks
-        self.device = device
-        self.n_targets_batch = n_targets_batch
-
-    def fit(self, X_layers: Sequence[np.ndarray], Y: np.ndarray,
-            blocks: np.ndarray) -> CrossFittedRidge:
-        """Fit on layers ``(n_events, d_l)``, responses ``(n_events, n_targets)``, blocks."""
-        self.result_ = cross_fitted_predictions(X_layers, Y, blocks, self.alphas, self.n_folds,
-                                                self.gap_blocks, self.guard_blocks,
-                                                self.device,
-                                                self.n_targets_batch)
-        return self

@@ -24,12 +24,12 @@ from .. import __version__
 from ..artifacts import EVENT_COLUMNS
 from ..data.events import find_movie
 from ..io import open_h5_atomic, read_parquet_checked, sha256_file
-from ..utils import _check_option, closest, logger, set_log_level
+from ..utils import _check_option, closest, get_device, logger, set_log_level
 from ._base import WeightsNotFoundError
 from .frames import iter_frames
 from .registry import ModelSpec, get_model, load_model, weights_id
 
-__all__ = ["extract_features", "read_features", "dataset_name", "pool", "choose_device",
+__all__ = ["extract_features", "read_features", "dataset_name", "pool",
            "PROVENANCE_KEYS"]
 
 #: attrs that must all match for an existing output to be reused (the cache key)
@@ -40,19 +40,6 @@ PROVENANCE_KEYS = ("model", "init", "seed", "layers", "pooling", "srp_dim", "wei
 def dataset_name(layer: str) -> str:
     """HDF5 dataset name of a layer: ``%`` -> ``%25`` and ``/`` -> ``%2F`` (reversible)."""
     return layer.replace("%", "%25").replace("/", "%2F")
-
-
-def choose_device(device: str) -> Any:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    import torch
-
-    _check_option("device", device, ["auto", "cpu", "cuda"])
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("Invalid value for the 'device' parameter: 'cuda' was asked for but "
-                         "torch sees no CUDA device; use 'auto' or 'cpu'.")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def pool(output: Any, pooling: str, attention_mask: Any = None) -> Any:
@@ -348,7 +335,7 @@ def extract_features(spec_name: str, init: str, events: pd.DataFrame | str | os.
             feats[layer] = np.asarray(x, np.float32)
     else:
         feats = _run_network(spec, loaded.model, events, movies_root, movie, layers, pooling,
-                             int(srp_dim), int(batch_size), choose_device(device), autocast,
+                             int(srp_dim), int(batch_size), get_device(device), autocast,
                              int(seed), weights, progress=logger.getEffectiveLevel() <= 20)
     # Whether the trained tower learned with language supervision (SLIP-Combo yes, SLIP-SimCLR
     # no): the controlled comparison of the reference rests on it. A random twin learned nothing.

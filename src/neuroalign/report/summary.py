@@ -24,7 +24,7 @@ from ..artifacts import (
     read_sites,
 )
 from ..io import atomic_path, read_parquet_metadata
-from ..utils import logger, set_log_level
+from ..utils import logger, natural_key, set_log_level
 from . import figures as F
 from ._common import (
     SITE_CLASSES,
@@ -73,13 +73,7 @@ def _load(sites: list[str | os.PathLike], electrodes: list[str | os.PathLike],
         if pool is not None:
             table = apply_pooled_classes(table, pool, subject, pooled)
         out.append((subject, table, read_electrodes(e)))
-    return sorted(out, key=lambda t: _natural(t[0]))
-
-
-def _natural(name: str) -> tuple:
-    import re
-
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+    return sorted(out, key=lambda t: natural_key(t[0]))
 
 
 def sites_table(loaded: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> pd.DataFrame:
@@ -107,7 +101,7 @@ def sites_table(loaded: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> pd.Data
     rest = [c for c in table.columns if c not in SITES_TSV_COLUMNS]
     table = table[SITES_TSV_COLUMNS + rest]
     order = table.assign(_rank=table["class"].map(class_rank),
-                         _subject=table["subject"].map(_natural))
+                         _subject=table["subject"].map(natural_key))
     order = order.sort_values(["_rank", "_subject", "electrode"], kind="mergesort")
     return table.loc[order.index].reset_index(drop=True)
 
@@ -202,7 +196,7 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
 
     mni = ((table["space"].astype(str).str.upper() == "MNI")
            & np.isfinite(table[["x", "y", "z"]].to_numpy(float)).all(axis=1)).to_numpy()
-    no_mni = sorted({str(s) for s in table.loc[~mni, "subject"]}, key=_natural)
+    no_mni = sorted({str(s) for s in table.loc[~mni, "subject"]}, key=natural_key)
     fig = F.plot_glass_brain_sites(table.loc[mni, ["x", "y", "z"]].to_numpy(float),
                                    table.loc[mni, "class"].tolist())
     caption = (f"All {int(mni.sum())} responsive electrodes with MNI coordinates, of all "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from ..data.build import write_electrodes, write_events, write_responses
 from ..encoding.build import fit_baseline, fit_encoding
 from ..features.extract import extract_features
 from ..stats import run_stats
+from ..utils import natural_key
 from ._core import simulate_dataset
 
 __all__ = ["CONTROLS", "run_control_chain", "score_sites", "sites_against_truth"]
@@ -153,11 +153,6 @@ def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:
     return scores
 
 
-def _natural(label: str) -> list:
-    """Sort key putting contact 2 before contact 12 (``"T3bOT2" < "T3bOT12"``)."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", label)]
-
-
 def sites_against_truth(sites: pd.DataFrame, truth: dict[str, Any]) -> pd.DataFrame:
     """Each integration site and each planted multimodal electrode, with what the truth says.
 
@@ -191,7 +186,7 @@ def sites_against_truth(sites: pd.DataFrame, truth: dict[str, Any]) -> pd.DataFr
         mine = sites[sites["subject"].astype(str) == subject].set_index("electrode")
         called = set(mine.index[mine["class"] == "multimodal"])
         for electrode in sorted(called | {e for e, k in planted.items() if k == "multimodal"},
-                                key=_natural):
+                                key=natural_key):
             kind = planted.get(electrode, "null")
             if kind == "multimodal":
                 verdict = "found" if electrode in called else "missed"

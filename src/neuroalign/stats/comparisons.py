@@ -7,24 +7,19 @@ Block sums are ``(n_blocks, 6, n_electrodes, n_bins)`` arrays of ``n, Σy, Σy²
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from ..data.blocks import min_swap_blocks
-from ..encoding.blockstats import SH, SHH, SY, SYH, SYY, N
+from ..encoding.blockstats import SH, SHH, SY, SYH, SYY, N, r_from_moments
+
+# One stream per named test: the same rule as every job's (neuroalign.utils.stream_seed).
+from ..utils import stream_seed as stats_seed
 
 __all__ = ["bh_fdr", "responsive_bins", "electrode_swap_test", "min_blocks", "check_blocks",
            "stats_seed", "mean_r_over_bins", "pair_selection", "intersection_union",
            "bonferroni", "simes"]
-
-
-def stats_seed(seed: int, *parts: str) -> np.random.SeedSequence:
-    """One random stream per named test, stable across runs and independent of run order."""
-    digest = hashlib.sha256("/".join(parts).encode()).digest()
-    return np.random.SeedSequence([int(seed), int.from_bytes(digest[:8], "little")])
 
 
 def bh_fdr(p: np.ndarray) -> np.ndarray:
@@ -123,11 +118,8 @@ def check_blocks(n_blocks: int, n_permutations: int, what: str = "") -> None:
 
 
 def _r(n, sy, syy, sh, shh, syh) -> np.ndarray:
-    cov = syh - sy * sh / n
-    var = np.clip(syy - sy * sy / n, 0, None) * np.clip(shh - sh * sh / n, 0, None)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(var > 0, cov / np.sqrt(var), np.nan)
-    return np.nan_to_num(r, nan=0.0)  # a constant prediction carries no correlation
+    # A constant prediction carries no correlation: 0, not NaN, inside the swap tests.
+    return np.nan_to_num(r_from_moments(n, sy, syy, sh, shh, syh), nan=0.0)
 
 
 def _electrode_batches(bins: np.ndarray, n_targets_batch: int):
