@@ -9,11 +9,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.neuroalign-installed
 CORES ?= 2
-# pytest-xdist workers for `make test`: the suite's long tests are single-process, so two workers
-# on CI's two cores roughly halve its wall time; tests sharing a workflow fixture stay together
-# (tests/conftest.py). TEST_JOBS=0 runs it in one process.
+# pytest-xdist workers for `make test`: many of the suite's long tests are single-process, so two
+# workers use CI's two cores. Each file runs on one worker (its module fixtures are built once);
+# the session fixtures that run whole workflows are built once and shared (tests/conftest.py).
+# TEST_JOBS=0 runs it in one process.
 TEST_JOBS ?= $(CORES)
-PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup
+PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 DEMO_DATA := data/sim
 export PATH := $(abspath $(BIN)):$(PATH)
 # No model hub is reachable from compute nodes (or from here): load only local weights.

@@ -12,18 +12,38 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "tests" / "data"
 
 
-#: Session fixtures that run a whole workflow (minutes each). Under pytest-xdist (`make test`
-#: runs two workers) every worker would build its own copy; the tests that use one are kept on
-#: one worker instead (``--dist loadgroup``), so each is built once per run.
-_WORKFLOW_GROUPS = ("demo_workflow", "tiny_workflow")
+def _built_once(tmp_path_factory, name: str, build) -> Path:
+    """Build ``name`` once per test run, shared by every pytest-xdist worker; return its folder.
 
+    `make test` runs two xdist workers, and each would otherwise build its own copy of a
+    session fixture: whole workflows take minutes, and datasets must have one path so that the
+    config hashes recorded in outputs agree between tests on different workers. The first
+    worker to ask builds under a file lock; the others wait and reuse it (the recipe of the
+    pytest-xdist documentation). A failed build is recorded, so no worker retries it.
+    ``build(folder)`` fills ``folder``. Outside xdist it is a plain temporary folder.
+    """
+    import os
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        for fixture in _WORKFLOW_GROUPS:
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(fixture))
-                break
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent  # shared by the run's workers
+    folder, done, failed = root / name, root / f"{name}.built", root / f"{name}.failed"
+    with FileLock(str(root / f"{name}.lock")):
+        if failed.is_file():
+            pytest.fail(f"building {name} failed on another worker:\n{failed.read_text()}")
+        if not done.is_file():
+            folder.mkdir()
+            try:
+                build(folder)
+            except BaseException as err:
+                failed.write_text(f"{type(err).__name__}: {err}")
+                raise
+            done.touch()
+    return folder
 
 
 @pytest.fixture
@@ -56,8 +76,8 @@ def _simulate_tiny(root: Path, **structure) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
-    """A `tiny` simulated Brain TreeBank dataset (random latents), built once per session."""
-    return _simulate_tiny(tmp_path_factory.mktemp("sim_tiny"))
+    """A `tiny` simulated Brain TreeBank dataset (random latents), built once per run."""
+    return _built_once(tmp_path_factory, "sim_tiny", _simulate_tiny)
 
 
 @pytest.fixture(scope="session")
@@ -126,13 +146,14 @@ def tiny_workflow(tiny_dataset, tmp_path_factory) -> tuple[Path, Path]:
     """
     from workflow_utils import snakemake, tiny_workflow_config
 
-    work = tmp_path_factory.mktemp("wf_full")
-    cfg = tiny_workflow_config(tiny_dataset, work)
-    res = snakemake(work, cfg)
-    if res.returncode != 0:
-        pytest.fail("snakemake on the tiny dataset failed:\n"
-                    + res.stdout[-3000:] + res.stderr[-3000:])
-    return work, cfg
+    def build(work: Path) -> None:
+        res = snakemake(work, tiny_workflow_config(tiny_dataset, work))
+        if res.returncode != 0:
+            pytest.fail("snakemake on the tiny dataset failed:\n"
+                        + res.stdout[-3000:] + res.stderr[-3000:])
+
+    work = _built_once(tmp_path_factory, "wf_full", build)
+    return work, work / "config.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -148,14 +169,17 @@ def demo_workflow(tmp_path_factory) -> Path:
 
     from neuroalign.simulate import simulate_dataset
 
-    work = tmp_path_factory.mktemp("demo")
-    simulate_dataset(work / "data" / "sim", preset="demo", seed=0)
-    shutil.copy(REPO / "config.yaml", work / "config.yaml")
-    check = subprocess.run([sys.executable, "-m", "neuroalign", "check-data", "--config",
-                            "config.yaml"], cwd=work, capture_output=True, text=True)
-    if check.returncode != 0:
-        pytest.fail("check-data on the demo dataset failed:\n" + check.stdout + check.stderr)
-    res = snakemake(work, work / "config.yaml")
-    if res.returncode != 0:
-        pytest.fail("snakemake on the demo failed:\n" + res.stdout[-3000:] + res.stderr[-3000:])
-    return work
+    def build(work: Path) -> None:
+        simulate_dataset(work / "data" / "sim", preset="demo", seed=0)
+        shutil.copy(REPO / "config.yaml", work / "config.yaml")
+        check = subprocess.run([sys.executable, "-m", "neuroalign", "check-data", "--config",
+                                "config.yaml"], cwd=work, capture_output=True, text=True)
+        if check.returncode != 0:
+            pytest.fail("check-data on the demo dataset failed:\n" + check.stdout
+                        + check.stderr)
+        res = snakemake(work, work / "config.yaml")
+        if res.returncode != 0:
+            pytest.fail("snakemake on the demo failed:\n" + res.stdout[-3000:]
+                        + res.stderr[-3000:])
+
+    return _built_once(tmp_path_factory, "demo", build)
