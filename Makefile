@@ -10,11 +10,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.neuroalign-installed
 CORES ?= 2
 # pytest-xdist workers for `make test`: many of the suite's long tests are single-process, so two
-# workers use CI's two cores. Each file runs on one worker (its module fixtures are built once);
+# workers use CI's two cores. Each file runs on one worker (its module fixtures are built once),
+# in the order tests/conftest.py collects them (the workflow tests first);
 # the session fixtures that run whole workflows are built once and shared (tests/conftest.py).
 # TEST_JOBS=0 runs it in one process.
 TEST_JOBS ?= $(CORES)
-PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 DEMO_DATA := data/sim
 export PATH := $(abspath $(BIN)):$(PATH)
 # No model hub is reachable from compute nodes (or from here): load only local weights.

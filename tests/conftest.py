@@ -12,6 +12,35 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "tests" / "data"
 
 
+#: Session fixtures that run a whole workflow: the demo (~15 min) and the tiny run (~5 min).
+_WORKFLOW_FIXTURES = ("demo_workflow", "tiny_workflow")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Collect the files that use a workflow fixture first, alternating demo and tiny files.
+
+    Under xdist (``--dist loadfile --no-loadscope-reorder``: one file per worker at a time, in
+    collection order, each worker starting with two files) the first worker starts the demo's
+    run at once and gets the demo's second file, the second worker builds the tiny run and
+    gets its second file, and neither waits on the other's lock; the fast tests fill in after.
+    In one process only the order changes.
+    """
+    files: dict[str, int] = {}
+    for item in items:
+        key = item.nodeid.split("::")[0]
+        names = getattr(item, "fixturenames", ())
+        rank = next((i for i, f in enumerate(_WORKFLOW_FIXTURES) if f in names),
+                    len(_WORKFLOW_FIXTURES))
+        files[key] = min(files.get(key, rank), rank)
+    by_rank = [[f for f in files if files[f] == r] for r in range(len(_WORKFLOW_FIXTURES) + 1)]
+    demo, tiny, rest = by_rank
+    alternating = [f for pair in zip(demo, tiny, strict=False) for f in pair]
+    n = min(len(demo), len(tiny))
+    order = alternating + demo[n:] + tiny[n:] + rest
+    position = {f: i for i, f in enumerate(order)}
+    items.sort(key=lambda it: position[it.nodeid.split("::")[0]])  # stable within a file
+
+
 def _built_once(tmp_path_factory, name: str, build) -> Path:
     """Build ``name`` once per test run, shared by every pytest-xdist worker; return its folder.
 
