@@ -7,7 +7,6 @@ import pytest
 
 from neuroalign.encoding import block_sums, cross_fitted_predictions, permutation_p
 from neuroalign.encoding.detrend import check_highpass, remove_slow, segment_runs, slow_basis
-from neuroalign.encoding.folds import split_halves
 from neuroalign.simulate.drift import slow_drift
 from neuroalign.stats.comparisons import electrode_swap_test
 
@@ -32,40 +31,6 @@ def test_segments_split_at_gaps_and_trials():
     trials = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1])
     assert segment_runs(index) == [(0, 3), (3, 7)]
     assert segment_runs(index, trials) == [(0, 3), (3, 4), (4, 7)]
-
-
-def test_segments_break_where_asked():
-    index = np.arange(10)
-    assert segment_runs(index, breaks=(4,)) == [(0, 4), (4, 10)]
-    assert segment_runs(index, breaks=(0, 10)) == [(0, 10)]
-    with pytest.raises(ValueError, match="'breaks' must be positions in"):
-        segment_runs(index, breaks=(11,))
-
-
-def test_one_half_never_sees_the_other(rng):
-    """Half B's high-passed responses choose half A's (layer, alpha): changing A's responses
-    must leave B's scored responses, and so the choice made for A, exactly as they were.
-
-    A projection over the whole test fold would mix A's responses into B's (a leak into the
-    selection that the cross-fit exists to prevent).
-    """
-    n = 600
-    t = np.sort(rng.uniform(0, 600, n))
-    blocks = (t // 30).astype(int)
-    X = [rng.standard_normal((n, 5)) for _ in range(3)]
-    Y = rng.standard_normal((n, 6)) + slow_drift(t, rng, 6)
-    kw = {"highpass_s": 90.0, "times_s": t}
-    a = cross_fitted_predictions(X, Y, blocks, **kw)
-    test0 = a.folds[0][1]
-    half_a, half_b = split_halves(test0, blocks)
-    Y2 = Y.copy()
-    Y2[half_a] += 5 * np.cos(2 * np.pi * t[half_a, None] / 400) + rng.standard_normal(
-        (half_a.size, 6))
-    b = cross_fitted_predictions(X, Y2, blocks, **kw)
-    np.testing.assert_array_equal(a.y_eval[half_b], b.y_eval[half_b])
-    np.testing.assert_array_equal(a.choice_layer[0, 0], b.choice_layer[0, 0])
-    np.testing.assert_array_equal(a.choice_alpha[0, 0], b.choice_alpha[0, 0])
-    assert not np.array_equal(a.y_eval[half_a], b.y_eval[half_a])
 
 
 def test_remove_slow_is_per_trial(rng):

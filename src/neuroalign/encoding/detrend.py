@@ -9,11 +9,9 @@ the series removes the slow part before it can be learnt or scored.
 
 The basis is built in movie seconds from the events' own times (events are irregularly spaced)
 and fitted separately on each *segment*: a run of events contiguous in time and in one trial.
-Inside the cross-fit, the segments are those of each training set and of each *half* of each
-test fold, so no response of a test fold enters the projection of a training set, or the reverse
-(a projection over the whole trial would mix them), and no response of one half enters the other
-half's projection: half B's high-passed responses choose half A's (layer, alpha), so a fold-wide
-projection would let A's own responses into that choice.
+Inside the cross-fit, the segments are those of each training set and of each test fold, so no
+response of a test fold enters the projection of a training set, or the reverse (a projection
+over the whole trial would mix them).
 """
 
 from __future__ import annotations
@@ -94,8 +92,8 @@ def slow_basis(times_s: np.ndarray, cutoff_s: float) -> np.ndarray:
     return Q[:, keep]
 
 
-def segment_runs(index: np.ndarray, trials: np.ndarray | None = None,
-                 breaks: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+def segment_runs(index: np.ndarray, trials: np.ndarray | None = None
+                 ) -> list[tuple[int, int]]:
     """Runs of positions whose events are consecutive and in one trial.
 
     Parameters
@@ -104,9 +102,6 @@ def segment_runs(index: np.ndarray, trials: np.ndarray | None = None,
         Sorted event indices of a set (a training set or a test fold).
     trials : array of shape (n_events,) or None
         Trial of every event (indexed by ``index``); None means one trial.
-    breaks : tuple of int
-        Positions into ``index`` where a new run starts regardless (e.g. the cut between the
-        two halves of a test fold, so neither half's slow fit sees the other's responses).
 
     Returns
     -------
@@ -120,11 +115,6 @@ def segment_runs(index: np.ndarray, trials: np.ndarray | None = None,
     if trials is not None:
         tr = np.asarray(trials)[index]
         cut |= tr[1:] != tr[:-1]
-    for pos in breaks:
-        if not 0 <= pos <= index.size:
-            raise ValueError(f"'breaks' must be positions in [0, {index.size}], got {pos}.")
-        if 0 < pos < index.size:
-            cut[pos - 1] = True
     starts = np.r_[0, np.flatnonzero(cut) + 1]
     stops = np.r_[starts[1:], index.size]
     return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True)]

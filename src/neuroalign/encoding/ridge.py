@@ -216,9 +216,9 @@ class CrossFitResult:
     folds : list of (train_idx, test_idx)
     y_eval : array of shape (n_events, n_targets)
         The responses ``y_hat`` is scored against: ``Y`` itself, or, with a high-pass on the
-        responses, ``Y`` with the slow cosines regressed out inside each half of each test fold
-        (a function of ``Y``, the blocks, times and trials only, so identical for every model
-        fitted to the same responses). Block sums and permutation tests must use it, not ``Y``.
+        responses, ``Y`` with the slow cosines regressed out inside each test fold (a function
+        of ``Y``, the blocks, times and trials only, so identical for every model fitted to
+        the same responses). Block sums and permutation tests must use it, not ``Y``.
     highpass_s : float or None
         Cut-off period (s) of the slow-component removal; None when disabled.
     highpass_on : str
@@ -314,7 +314,7 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
     alphas_t = as_tensor(alphas, device, dtype)
     folds = contiguous_folds(blocks, n_folds, gap_blocks, training)
     y_hat = np.empty((n_events, n_targets), dtype=np.float32)
-    # With a high-pass on the responses, each test half's responses are high-passed on their own.
+    # With a high-pass on the responses, each test fold's responses are high-passed on their own.
     y_eval = (np.empty(Y.shape, dtype=Y.dtype if Y.dtype.kind == "f" else np.float64) if on_y
               else Y)
     layer_sums = np.zeros((n_layers, 6, n_targets))
@@ -326,12 +326,10 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
         n_a = half_a.size  # test is contiguous: A = test[:n_a], B = test[n_a:]
         a_end, b_start = _guarded_scores(test, n_a, blocks, guard_blocks)
         if cutoff is not None:
-            # Separate projections for the training set and each half of the test fold: no
-            # response or feature of one enters another's slow fit (half B's high-passed
-            # responses choose half A's (layer, alpha), and vice versa).
+            # Separate projections for the training set and the test fold: no response or
+            # feature of one enters the other's slow fit.
             hp_train = SlowProjector(times_s[train], segment_runs(train, trials), cutoff)
-            hp_test = SlowProjector(times_s[test], segment_runs(test, trials, breaks=(n_a,)),
-                                    cutoff)
+            hp_test = SlowProjector(times_s[test], segment_runs(test, trials), cutoff)
         if on_y:
             y_eval[test] = hp_test(Y[test], y_eval.dtype)
             Ytr = as_tensor(hp_train(Y[train], np.float32 if dtype == torch.float32
@@ -454,9 +452,8 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
     highpass_s : float or None
         Cut-off period in seconds of the slow-component removal; None or 0 disables it. The
         DCT cosines of longer period (:func:`~neuroalign.encoding.detrend.slow_basis`) are
-        regressed out of each training set and, separately, of each half of each test fold,
-        per run of consecutive events of one trial, so no information crosses a fold cut or
-        the half cut at which each half's (layer, alpha) is chosen on the other.
+        regressed out of each training set and, separately, of each test fold, per run of
+        consecutive events of one trial, so no information crosses a fold cut.
     highpass_on : {"responses", "features", "both"}
         Which side(s) are high-passed. With ``responses``, the predictions are scored against
         the high-passed responses, returned as ``result.y_eval``.
