@@ -42,7 +42,6 @@ from .ridge import CrossFitResult, cross_fitted_predictions
 __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
 
 
-
 def _design(responses: dict[str, Any], events_dir: Path, alignment: str
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Block id of every response row (unique across trials), its trial and its event time.
