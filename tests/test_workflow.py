@@ -123,8 +123,8 @@ def test_end_to_end_sites_match_ground_truth(planted_workflow):
 @pytest.mark.slow
 def test_end_to_end_nulls_get_no_unimodal_class(planted_workflow):
     # Formerly an expected failure (issue #12): bins chosen with the trained models' r, then
-    # trained vs random tested on them, biased chance-responsive nulls towards beating their twin (3 of 12
-    # vision/language calls were non-adjacent nulls). Each comparison now tests on a
+    # trained vs random tested on them, biased chance-responsive nulls towards beating their
+    # twin (3 of 12 vision/language calls were non-adjacent nulls). Each comparison now tests on a
     # selection its block swaps cannot change, and the classes come from the pooled table.
     import json
 
