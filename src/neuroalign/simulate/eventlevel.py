@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import lfilter
 
 from .drift import slow_drift
 
@@ -130,10 +131,9 @@ def _ou(times: np.ndarray, tau: float, n_series: int, rng: np.random.Generator,
     n = int(np.ceil((t1 - t0) * grid_hz)) + 2
     phi = np.exp(-1.0 / (grid_hz * tau))
     eps = rng.standard_normal((n, n_series)) * np.sqrt(1 - phi ** 2)
-    x = np.empty_like(eps)
-    x[0] = rng.standard_normal(n_series)
-    for i in range(1, n):
-        x[i] = phi * x[i - 1] + eps[i]
+    eps[0] = rng.standard_normal(n_series)  # stationary start
+    # x[i] = phi * x[i - 1] + eps[i] as one filter (a Python loop took ~20 % of a dataset).
+    x = lfilter([1.0], [1.0, -phi], eps, axis=0)
     grid = t0 + np.arange(n) / grid_hz
     idx = np.clip(np.searchsorted(grid, times), 1, n - 1)
     w = (times - grid[idx - 1]) * grid_hz
