@@ -67,10 +67,6 @@ def _scenario(name: str, seed: int) -> dict:
                      f"{name!r}.")
 
 
-def _final_class(sites: pd.DataFrame) -> pd.Series:
-    return sites.set_index("electrode")["class"]
-
-
 def _one_thread() -> None:
     import torch
 
@@ -87,7 +83,8 @@ def run_one(name: str, seed: int, config: dict, extra: dict | None = None) -> di
     data = simulate_event_dataset(seed, **kw)
     run = run_event_chain(data, config, subject=f"sim{seed}")
     truth = pd.Series(run["classes"])
-    cls = _final_class(run["sites"]).reindex(truth.index)
+    sites = run["sites"].set_index("electrode").reindex(truth.index)
+    cls = sites["class"]
     null = truth == "null"
     row = {"scenario": name, "seed": seed, "snr": kw["snr"], "duration_s": kw["duration_s"],
            "n_null": int(null.sum()),
@@ -97,7 +94,6 @@ def run_one(name: str, seed: int, config: dict, extra: dict | None = None) -> di
     row["n_false_sites"] = int((site & (truth != "multimodal")).sum())
     row["n_sites_found"] = int((site & (truth == "multimodal")).sum())
     row["n_false_unimodal"] = int((cls.isin(UNIMODAL) & null).sum())
-    sites = run["sites"].set_index("electrode").reindex(truth.index)
     for a in run["encodings"]:  # which alignment limits the site claim
         row[f"n_found_{a}"] = int(((sites[f"{a}_class"] == "multimodal")
                                     & (truth == "multimodal")).sum())
@@ -134,10 +130,15 @@ def _rate(k: int, n: int) -> tuple[float, float, float]:
     return k / n, ci.low, ci.high
 
 
+def _scalar_rows(rows: list[dict]) -> pd.DataFrame:
+    """The rows as a table, without the per-target arrays that only the null scenario carries."""
+    return pd.DataFrame([{k: v for k, v in r.items() if not isinstance(v, np.ndarray)}
+                         for r in rows])
+
+
 def summarise(rows: list[dict]) -> pd.DataFrame:
     out = []
-    df = pd.DataFrame([{k: v for k, v in r.items() if not isinstance(v, np.ndarray)}
-                       for r in rows])
+    df = _scalar_rows(rows)
 
     def add(scenario, metric, k, n, target):
         rate, lo, hi = _rate(k, n)
@@ -173,8 +174,7 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
 
 def power_table(rows: list[dict]) -> pd.DataFrame:
     """Recall (site, each alignment alone) and site FDP per (SNR, film length) of the grid."""
-    df = pd.DataFrame([{k: v for k, v in r.items() if not isinstance(v, np.ndarray)}
-                       for r in rows])
+    df = _scalar_rows(rows)
     out = []
     for (snr, dur), g in df.groupby(["snr", "duration_s"]):
         planted = int(g["n_multimodal_planted"].sum())

@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .utils import closest
+from .utils import closest, did_you_mean
 
 __all__ = ["load_config", "validate_config", "config_schema", "config_hash", "ConfigError"]
 
@@ -59,8 +59,7 @@ def _describe(error: jsonschema.ValidationError, schema: dict[str, Any], source:
             parts.append(f"unknown key {key!r} in {where}{hint}")
         return f"{source}: " + "; ".join(parts) + f". Allowed keys: {', '.join(allowed)}."
     if error.validator == "enum":
-        near = closest(str(error.instance), [str(v) for v in error.validator_value])
-        hint = f" Did you mean {near!r}?" if near else ""
+        hint = did_you_mean(str(error.instance), [str(v) for v in error.validator_value])
         return (f"{source}: invalid value {error.instance!r} for {where!r}. Allowed values are "
                 f"{', '.join(repr(v) for v in error.validator_value)}.{hint}")
     return f"{source}: invalid value {error.instance!r} for {where!r}: {error.message}"

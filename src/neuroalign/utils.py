@@ -53,16 +53,19 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``" Did you mean 'x'?"`` for the candidate closest to ``name``, or ``""``: an error's tail."""
+    near = closest(name, candidates)
+    return f" Did you mean {near!r}?" if near else ""
+
+
 def _check_option(parameter: str, value: Any, allowed: Iterable[Any]) -> Any:
     """Raise an MNE-style ValueError unless ``value`` is one of ``allowed``."""
     allowed = list(allowed)
     if value in allowed:
         return value
-    hint = ""
-    if isinstance(value, str):
-        near = closest(value, [a for a in allowed if isinstance(a, str)])
-        if near is not None:
-            hint = f" Did you mean {near!r}?"
+    hint = did_you_mean(value, [a for a in allowed if isinstance(a, str)]) \
+        if isinstance(value, str) else ""
     raise ValueError(
         f"Invalid value for the {parameter!r} parameter. Allowed values are "
         f"{_join_allowed(allowed)}, but got {value!r} instead.{hint}"

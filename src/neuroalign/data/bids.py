@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import ELECTRODE_COLUMNS
-from ..utils import closest, logger
+from ..utils import did_you_mean, logger
 from .braintreebank import TriggerMapping, checked_transcript
 from .labels import is_non_neural, parse_label
 
@@ -65,8 +65,7 @@ class BIDSDataset:
         subject = subject.removeprefix("sub-")
         subjects = self.subjects()
         if subject not in subjects:
-            near = closest(subject, subjects)
-            hint = f" Did you mean {near!r}?" if near else ""
+            hint = did_you_mean(subject, subjects)
             raise ValueError(
                 f"{self.root}: no subject {subject!r}; found {len(subjects)} subject(s): "
                 f"{', '.join(subjects) or 'none'}.{hint}"
@@ -339,8 +338,7 @@ class BIDSMovieDataset(BIDSDataset):
         label = subject.removeprefix("sub-")
         labels = super().subjects()
         if label not in labels:
-            near = closest(f"sub-{label}", [f"sub-{s}" for s in labels])
-            hint = f" Did you mean {near!r}?" if near else ""
+            hint = did_you_mean(f"sub-{label}", [f"sub-{s}" for s in labels])
             raise ValueError(f"{self.root}: no subject {subject!r}; found "
                              f"{', '.join(f'sub-{s}' for s in labels) or 'none'}.{hint}")
         return label
@@ -472,11 +470,6 @@ class BIDSMovieDataset(BIDSDataset):
         if len(movies) != 1:
             raise ValueError(f"{path}: one movie per run expected, found {movies}")
         return movies[0]
-
-    def movies(self, subjects: list[str] | None = None) -> list[str]:
-        """Sorted movie ids watched by ``subjects`` (default: all)."""
-        subjects = self.subjects() if subjects is None else subjects
-        return sorted({self.movie(s, t) for s in subjects for t in self.trials(s)})
 
     def trigger_mapping(self, subject: str, trial: int):
         """Movie time -> sample from the run's movie rows (one anchor at each row's ends)."""

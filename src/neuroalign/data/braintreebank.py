@@ -128,10 +128,9 @@ class BrainTreeBank:
 
     def _check_subject(self, subject: str) -> None:
         if subject not in self._trial_files:
-            from ..utils import closest
+            from ..utils import did_you_mean
 
-            near = closest(subject, self.subjects())
-            hint = f" Did you mean {near!r}?" if near else ""
+            hint = did_you_mean(subject, self.subjects())
             raise ValueError(f"{self.root}: no recordings for subject {subject!r} "
                              f"(found {self.subjects()}).{hint}")
 
@@ -168,11 +167,6 @@ class BrainTreeBank:
     def movie(self, subject: str, trial: int) -> str:
         """Movie id shown in a trial: the stem of the metadata's ``filename``."""
         return Path(str(self.metadata(subject, trial)["filename"])).stem
-
-    def movies(self, subjects: list[str] | None = None) -> list[str]:
-        """Sorted movie ids watched by ``subjects`` (default: all)."""
-        subjects = self.subjects() if subjects is None else subjects
-        return sorted({self.movie(s, t) for s in subjects for t in self.trials(s)})
 
     def raw_labels(self, subject: str) -> list[str]:
         """The unfiltered label list, marks included, in ``electrode_{i}`` order."""

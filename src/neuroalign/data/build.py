@@ -66,10 +66,9 @@ def selected_subjects(config: dict[str, Any], dataset: BrainTreeBank | None = No
         return available
     for s in wanted:
         if s not in available:
-            from ..utils import closest
+            from ..utils import did_you_mean
 
-            near = closest(s, available)
-            hint = f" Did you mean {near!r}?" if near else ""
+            hint = did_you_mean(s, available)
             raise ValueError(f"config dataset.subjects: subject {s!r} not found in "
                              f"{dataset.root} (available: {available}).{hint}")
     return list(wanted)

@@ -306,11 +306,26 @@ def best_layer(encoding_path: str | os.PathLike, top_fraction: float = 0.1) -> s
     """
     with h5py.File(encoding_path, "r") as f:
         layer_r = f["layer_r"][()]
-        r = np.nan_to_num(f["r"][()].ravel(), nan=-np.inf)
+        r = f["r"][()]
         layers = [x.decode() for x in f.attrs["layers"]]
-    scores = np.nan_to_num(layer_r.reshape(len(layers), -1), nan=0.0)
+    return layers[best_layer_index(layer_r, r, top_fraction)]
+
+
+def best_layer_index(layer_r: np.ndarray, r: np.ndarray, top_fraction: float = 0.1) -> int:
+    """:func:`best_layer`'s rule on arrays: the index into ``layer_r``'s first axis.
+
+    Parameters
+    ----------
+    layer_r : ndarray, shape (n_layers, n_electrodes, n_bins)
+        Out-of-sample r of each layer's fit.
+    r : ndarray, shape (n_electrodes, n_bins)
+        The model's (cross-fitted) r, which ranks the targets.
+    top_fraction : float
+    """
+    scores = np.nan_to_num(layer_r.reshape(layer_r.shape[0], -1), nan=0.0)
+    r = np.nan_to_num(np.asarray(r, float).ravel(), nan=-np.inf)
     top = r >= np.quantile(r, 1.0 - top_fraction)
-    return layers[int(np.argmax(scores[:, top].mean(axis=1)))]
+    return int(np.argmax(scores[:, top].mean(axis=1)))
 
 
 def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str,

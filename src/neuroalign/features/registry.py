@@ -9,7 +9,7 @@ Nothing heavy (torch, transformers) is imported until a model is loaded.
 
 from __future__ import annotations
 
-from ..utils import _check_option, closest
+from ..utils import _check_option, did_you_mean
 from . import _bert, _clip, _efficientnet, _hf_multimodal, _hf_text, _slip, _timm_vision, controls
 from ._base import INITS, RANDOM_INIT, Loaded, ModelSpec, WeightsNotFoundError
 
@@ -40,8 +40,7 @@ def get_model(name: str) -> ModelSpec:
     """
     if name in REGISTRY:
         return REGISTRY[name]
-    near = closest(name, REGISTRY)
-    hint = f" Did you mean {near!r}?" if near else ""
+    hint = did_you_mean(name, REGISTRY)
     raise ValueError(f"Unknown model {name!r}.{hint} Registered models: {', '.join(REGISTRY)}.")
 
 

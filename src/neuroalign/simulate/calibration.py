@@ -15,6 +15,7 @@ import numpy as np
 
 from ..encoding.baselines import concat_feature_spaces
 from ..encoding.blockstats import block_sums, permutation_p, residual_block_autocorr
+from ..encoding.build import best_layer_index
 from ..encoding.ridge import cross_fitted_predictions
 from ..stats.build import compute_stats
 from ..stats.comparisons import stats_seed
@@ -47,14 +48,6 @@ def _encoding(ds: EventDataset, X_layers: list[np.ndarray], config: dict[str, An
             "block_trial": ds.trials[starts], "event_id": np.arange(n_events),
             "trial": ds.trials, "movie": np.array(["film"] * n_events), "attrs": attrs,
             "path": f"<memory:{attrs['model']}/{attrs['init']}/{attrs['alignment']}>"}
-
-
-def _best_layer_index(layer_r: np.ndarray, r: np.ndarray, top_fraction: float = 0.1) -> int:
-    """The encoding stage's rule (``encoding.build.best_layer``) on in-memory arrays."""
-    scores = np.nan_to_num(layer_r.reshape(layer_r.shape[0], -1), nan=0.0)
-    r = np.nan_to_num(r.ravel(), nan=-np.inf)
-    top = r >= np.quantile(r, 1.0 - top_fraction)
-    return int(np.argmax(scores[:, top].mean(axis=1)))
 
 
 def encode_event_dataset(ds: EventDataset, config: dict[str, Any], subject: str = "sim",
@@ -93,7 +86,7 @@ def encode_event_dataset(ds: EventDataset, config: dict[str, Any], subject: str 
             if spec.modality in ("vision", "language"):
                 enc = out[(spec.name, "trained")]
                 spaces.append(ds.features[(spec.name, "trained")][
-                    _best_layer_index(enc["layer_r"], enc["r"])])
+                    best_layer_index(enc["layer_r"], enc["r"])])
         attrs = {"subject": subject, "model": "concat", "init": "trained",
                  "alignment": alignment, "modality": ""}
         rng = np.random.default_rng(stats_seed(int(config["seed"]), "calibration", subject,
