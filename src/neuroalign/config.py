@@ -20,7 +20,8 @@ import yaml
 
 from .utils import closest, did_you_mean
 
-__all__ = ["load_config", "validate_config", "config_schema", "config_hash", "ConfigError"]
+__all__ = ["load_config", "validate_config", "config_schema", "config_hash", "ConfigError",
+           "role_models"]
 
 
 class ConfigError(ValueError):
@@ -124,3 +125,23 @@ def config_hash(config: dict[str, Any], sections: list[str] | None = None) -> st
     part = config if sections is None else {k: config.get(k) for k in sections}
     text = json.dumps(part, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def role_models(sites: dict[str, Any], modality_of: dict[str, str], role: str) -> list[str]:
+    """The models that play ``role`` in the site claim: the one rule for stats and workflow.
+
+    Parameters
+    ----------
+    sites : dict
+        The config's ``sites`` section; a non-empty ``{role}_models`` list is taken as is.
+    modality_of : dict of str to str
+        Model -> modality, for the trained models that ran (or will run), in the order the
+        caller wants them listed. An empty list in the config means every model whose
+        modality is ``role`` (validation controls included).
+    role : {"vision", "language", "multimodal"}
+    """
+    from .utils import _check_option
+
+    _check_option("role", role, ("vision", "language", "multimodal"))
+    listed = list(sites.get(f"{role}_models") or [])
+    return listed or [m for m, modality in modality_of.items() if modality == role]

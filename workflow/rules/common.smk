@@ -6,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from neuroalign.artifacts import ARTIFACTS
-from neuroalign.config import ConfigError, config_hash, validate_config
+from neuroalign.config import ConfigError, config_hash, role_models, validate_config
 from neuroalign.data.build import open_dataset, selected_subjects, selected_trials
 from neuroalign.io import atomic_path
 
@@ -81,19 +81,15 @@ for _name in MODELS:
 MODEL_INITS = [(m, i) for m, entry in MODELS.items() for i in entry["init"]]
 
 
-def _trained_of(modality):
-    # The same models the stats stage takes as this modality's competitors (sites.py:
-    # model_roles), validation controls included, so the baselines integrate exactly them.
-    return [
-        m
-        for m, entry in MODELS.items()
-        if "trained" in entry["init"] and get_model(m).modality == modality
-    ]
+# Trained models by modality: the stats stage applies the same rule (config.role_models), so
+# the baselines integrate exactly the unimodal models the sites are compared with.
+_TRAINED_MODALITY = {m: get_model(m).modality for m, entry in MODELS.items()
+                     if "trained" in entry["init"]}
 
 
 # Linear-integration baselines combine the best layers of the configured unimodal models.
-BASELINE_VISION = NA_CONFIG["sites"]["vision_models"] or _trained_of("vision")
-BASELINE_LANGUAGE = NA_CONFIG["sites"]["language_models"] or _trained_of("language")
+BASELINE_VISION = role_models(NA_CONFIG["sites"], _TRAINED_MODALITY, "vision")
+BASELINE_LANGUAGE = role_models(NA_CONFIG["sites"], _TRAINED_MODALITY, "language")
 BASELINE_MODELS = BASELINE_VISION + BASELINE_LANGUAGE
 BASELINES = (
     NA_CONFIG["sites"]["linear_baselines"] if BASELINE_VISION and BASELINE_LANGUAGE else []

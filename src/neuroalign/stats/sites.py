@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import COMPARISON_COLUMNS
+from ..config import role_models
 from ..utils import logger
 from .comparisons import (
     bh_fdr,
@@ -96,11 +97,9 @@ def model_roles(sites: dict[str, Any], trained: dict[str, dict]) -> dict[str, li
     """
     ran = sorted(trained)
     roles: dict[str, list[str]] = {}
+    modality_of = {m: str(trained[m]["attrs"].get("modality", "")) for m in ran}
     for kind in ("vision", "language", "multimodal"):
-        listed = list(sites.get(f"{kind}_models") or [])
-        if not listed:
-            listed = [m for m in ran if str(trained[m]["attrs"].get("modality", "")) == kind]
-        roles[kind] = listed
+        roles[kind] = role_models(sites, modality_of, kind)
     roles["baselines"] = list(sites.get("linear_baselines", ["concat", "banded"]))
     needed = [m for kind in ("vision", "language", "multimodal") for m in roles[kind]]
     if roles["multimodal"]:
