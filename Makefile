@@ -13,9 +13,11 @@ CORES ?= 2
 # workers use CI's two cores. Each file runs on one worker (its module fixtures are built once),
 # in the order tests/conftest.py collects them (the workflow tests first);
 # the session fixtures that run whole workflows are built once and shared (tests/conftest.py).
-# TEST_JOBS=0 runs it in one process.
+# TEST_JOBS=0 runs it in one process. The 30 slowest setups and calls are listed at the end, so
+# that CI's log says where its time went (the suite must stay well under CI's 90 min).
 TEST_JOBS ?= $(CORES)
-PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
+PYTEST := $(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder \
+	--durations=30
 DEMO_DATA := data/sim
 export PATH := $(abspath $(BIN)):$(PATH)
 # No model hub is reachable from compute nodes (or from here): load only local weights.

@@ -310,8 +310,13 @@ def test_tiny_workflow_runs_without_the_extras(bare_env, tiny_dataset, tmp_path)
     process that cannot import the extras' packages (the acceptance of issue #16)."""
     from workflow_utils import tiny_workflow_config
 
+    # One subject runs every rule of the DAG (the second would repeat each per-subject job:
+    # half of this test's ~5 min).
     config = tiny_workflow_config(tiny_dataset, tmp_path, models=[
         {"name": "sim-vision"}, {"name": "sim-language"}, {"name": "sim-multimodal"}])
+    settings = yaml.safe_load(config.read_text())
+    settings["dataset"]["subjects"] = ["sub_1"]
+    config.write_text(yaml.safe_dump(settings))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(tmp_path), "--configfile", str(config), "--cores", "2"]
     res = subprocess.run(cmd, env=bare_env, cwd=tmp_path, capture_output=True, text=True,
