@@ -30,14 +30,40 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
-def compare_results(ref_work: Path, new_work: Path) -> tuple[list[str], list[str]]:
+def subject_files(files: dict[str, Path], subjects: list[str],
+                  movies: list[str]) -> dict[str, Path]:
+    """The files of ``files`` that belong to these subjects and the movies they watched.
+
+    A subject's data, encoding and stats outputs (``subjects/<s>/...``) and its movies'
+    events and features depend on nothing else, so a run restricted to ``subjects`` must
+    reproduce exactly these files of a run over every subject. Its report and figures are
+    left out: they show the classes pooled over the run's subjects (``stats_pool``).
+    """
+    keep = tuple(f"subjects/{s}/{part}" for s in subjects
+                 for part in ("electrodes.parquet", "responses/", "encoding/", "stats/"))
+
+    def movie_file(key: str) -> bool:
+        parts = key.split("/")
+        return ((parts[0] == "movies" and parts[1] in movies)
+                or (parts[0] == "features" and len(parts) > 3 and parts[3] in movies))
+
+    return {k: p for k, p in files.items() if k.startswith(keep) or movie_file(k)}
+
+
+def compare_results(ref_work: Path, new_work: Path, subjects: list[str] | None = None,
+                    movies: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Compare ``ref_work/results`` and ``new_work/results``.
 
+    With ``subjects`` (and the ``movies`` they watched), only those subjects' and movies'
+    files are compared (``subject_files``): the new run selected only these subjects.
     Returns (problems, path_normalised): ``problems`` lists every missing, extra or differing
     file with its hashes; ``path_normalised`` the text files equal only once each run's work
     dir is replaced by a placeholder.
     """
     ref, new = result_files(ref_work / "results"), result_files(new_work / "results")
+    if subjects is not None:
+        ref = subject_files(ref, subjects, movies or [])
+        new = subject_files(new, subjects, movies or [])
     problems = [f"missing in the new run: {k}" for k in sorted(ref.keys() - new.keys())]
     problems += [f"only in the new run: {k}" for k in sorted(new.keys() - ref.keys())]
     normalised = []
@@ -55,10 +81,21 @@ def compare_results(ref_work: Path, new_work: Path) -> tuple[list[str], list[str
     return problems, normalised
 
 
-def assert_same_results(ref_work: Path, new_work: Path) -> list[str]:
-    """Fail unless every file under results is equal; return the path-normalised ones."""
-    problems, normalised = compare_results(ref_work, new_work)
+def assert_same_results(ref_work: Path, new_work: Path, subjects: list[str] | None = None,
+                        movies: list[str] | None = None) -> list[str]:
+    """Fail unless every file under results (or those of ``subjects`` and ``movies``,
+    ``compare_results``) is equal; return the path-normalised ones."""
+    problems, normalised = compare_results(ref_work, new_work, subjects, movies)
     assert not problems, ("results differ from the reference run:\n  "
                           + "\n  ".join(problems))
-    assert (ref_work / "results").is_dir() and result_files(ref_work / "results")
+    ref = result_files(ref_work / "results")
+    if subjects is not None:
+        ref = subject_files(ref, subjects, movies or [])
+        # Each kind of output is compared: electrodes, responses, encodings, stats; the
+        # reports (not comparable) were written.
+        kinds = {k.split("/")[2] for k in ref if k.startswith("subjects/")}
+        assert {"electrodes.parquet", "responses", "encoding", "stats"} <= kinds, kinds
+        for s in subjects:
+            assert (new_work / "results" / "subjects" / s / "report.html").is_file(), s
+    assert (ref_work / "results").is_dir() and ref
     return normalised

@@ -83,3 +83,16 @@ def test_example_configs_are_valid_and_name_registered_models():
         for key in ("vision_models", "language_models", "multimodal_models"):
             for name in cfg["sites"][key]:
                 get_model(name)
+
+
+def test_config_hash_ignores_the_subject_selection_only():
+    from neuroalign.config import config_hash
+
+    base = validate_config({"dataset": {"root": "somewhere"}})
+    one = validate_config({"dataset": {"root": "somewhere", "subjects": ["sub_1"]}})
+    other_root = validate_config({"dataset": {"root": "elsewhere"}})
+    # Which subjects a run selects does not change a subject's outputs, nor their provenance.
+    assert config_hash(base, ["dataset"]) == config_hash(one, ["dataset"])
+    assert config_hash(base) == config_hash(one)
+    assert config_hash(base, ["dataset"]) != config_hash(other_root, ["dataset"])
+    assert one["dataset"]["subjects"] == ["sub_1"]  # the config itself is not modified

@@ -120,9 +120,22 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     return validate_config(raw, source=str(path))
 
 
+#: Keys that choose which outputs a run makes, not how any one is computed: left out of
+#: ``config_hash``, so that adding a subject to a study leaves the provenance (and bytes) of
+#: the other subjects' outputs as they were.
+SELECTION_KEYS = (("dataset", "subjects"),)
+
+
 def config_hash(config: dict[str, Any], sections: list[str] | None = None) -> str:
-    """Short sha256 of (a subset of) a config, for provenance attributes."""
-    part = config if sections is None else {k: config.get(k) for k in sections}
+    """Short sha256 of (a subset of) a config, for provenance attributes.
+
+    ``SELECTION_KEYS`` (the subject list) are not hashed: they select outputs, and a
+    subject's outputs do not depend on which other subjects a run selects.
+    """
+    part = dict(config) if sections is None else {k: config.get(k) for k in sections}
+    for section, key in SELECTION_KEYS:
+        if isinstance(part.get(section), dict) and key in part[section]:
+            part[section] = {k: v for k, v in part[section].items() if k != key}
     text = json.dumps(part, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
