@@ -90,12 +90,46 @@ def assert_same_results(ref_work: Path, new_work: Path, subjects: list[str] | No
                           + "\n  ".join(problems))
     ref = result_files(ref_work / "results")
     if subjects is not None:
+        _check_subject_run(ref_work, new_work, subjects, movies or [])
         ref = subject_files(ref, subjects, movies or [])
-        # Each kind of output is compared: electrodes, responses, encodings, stats; the
-        # reports (not comparable) were written.
-        kinds = {k.split("/")[2] for k in ref if k.startswith("subjects/")}
-        assert {"electrodes.parquet", "responses", "encoding", "stats"} <= kinds, kinds
-        for s in subjects:
-            assert (new_work / "results" / "subjects" / s / "report.html").is_file(), s
     assert (ref_work / "results").is_dir() and ref
     return normalised
+
+
+# What a run writes beside its subjects' and movies' files: the pooled table and the summary.
+GROUP_OUTPUTS = ("stats/sites.parquet", "summary.html", "sites.tsv", ".neuroalign/config.json")
+
+
+def _check_subject_run(ref_work: Path, new_work: Path, subjects: list[str],
+                       movies: list[str]) -> None:
+    """What ``compare_results`` cannot check of a run restricted to ``subjects``.
+
+    The compared subset is not empty for any kind of output or any movie; the run wrote
+    nothing for other subjects or movies; it wrote every report file the full run wrote for
+    these subjects and every group output; its pooled table is the pooling of these
+    subjects' tables of the full run.
+    """
+    import pandas as pd
+
+    from neuroalign.artifacts import read_sites
+    from neuroalign.stats.build import pool_sites
+
+    ref, new = result_files(ref_work / "results"), result_files(new_work / "results")
+    compared = subject_files(ref, subjects, movies)
+    for s in subjects:
+        kinds = {k.split("/")[2] for k in compared if k.startswith(f"subjects/{s}/")}
+        assert {"electrodes.parquet", "responses", "encoding", "stats"} <= kinds, (s, kinds)
+    for m in movies:
+        assert any(k.startswith(f"movies/{m}/events/") for k in compared), m
+        assert any(k.startswith("features/") and k.split("/")[3] == m for k in compared), m
+    own = subject_files(new, subjects, movies)
+    reports = {k for k in ref for s in subjects if k.startswith(f"subjects/{s}/")} - set(own)
+    assert reports, "the full run wrote no report for these subjects"
+    extra = set(new) - set(own) - reports - set(GROUP_OUTPUTS)
+    extra = {k for k in extra if not k.startswith("figures/")}  # the summary's figures
+    assert not extra, f"files of other subjects or movies, or unknown: {sorted(extra)}"
+    missing = (reports | set(GROUP_OUTPUTS)) - set(new)
+    assert not missing, f"not written by the new run: {sorted(missing)}"
+    pooled = pool_sites({s: read_sites(ref[f"subjects/{s}/stats/sites.parquet"])
+                         for s in subjects})
+    pd.testing.assert_frame_equal(pd.read_parquet(new["stats/sites.parquet"]), pooled)
