@@ -1,13 +1,20 @@
 """Power of the default statistics over SNR: what effect sizes the defaults can detect.
 
 For each SNR (modulation depth of a planted electrode's high-gamma envelope, in units of its
-background; see ``neuroalign simulate --help``) and each seed, simulate one `tiny` subject
-watching a movie of ``--duration`` seconds, run data -> features (the ``sim-*`` controls) ->
-encoding -> stats with the default config, and score the sites against ground_truth.json.
+background; see ``neuroalign simulate --help``) and each seed, simulate one subject of
+``--preset`` (default `tiny`; its realistic structure, drift, scenes and spikes, as the preset
+has it) watching a movie of ``--duration`` seconds, run data -> features (the ``sim-*``
+controls) -> encoding -> stats with the default config, and score the sites against
+ground_truth.json.
 Writes ``power_curve.tsv`` (one row per SNR: mean recall of multimodal sites in both
 alignments and per alignment, FDP, vision/language recall) and ``power_curve.png``.
 
     python benchmarks/power_curve.py --snr 0.25 0.5 0.75 1.0 --seeds 2 --out benchmarks/out
+
+Issue #12's target (d), the default SNR on a 20-min film (the demo preset, SNR 0.8):
+
+    python benchmarks/power_curve.py --preset demo --latents content --snr 0.8 --seeds 3 \
+        --duration 1200
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snr", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0])
     parser.add_argument("--seeds", type=int, default=2, help="datasets per SNR")
     parser.add_argument("--duration", type=float, default=600.0, help="movie length (s)")
+    parser.add_argument("--preset", default="tiny", choices=["tiny", "demo", "paper"])
+    parser.add_argument("--latents", default="random", choices=["random", "content"],
+                        help="the simulator's content latents (content: from real networks)")
     parser.add_argument("--out", default="benchmarks/out")
     args = parser.parse_args(argv)
 
@@ -42,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):
             t0 = time.perf_counter()
             with tempfile.TemporaryDirectory() as tmp:
-                run = run_control_chain(tmp, seed=seed, duration_s=args.duration, snr=snr)
+                run = run_control_chain(tmp, seed=seed, duration_s=args.duration, snr=snr,
+                                        preset=args.preset, latents=args.latents)
                 scores = score_sites(pd.read_parquet(run["sites"]), run["truth"])
             rows.append({"snr": snr, "seed": seed, **scores,
                          "seconds": round(time.perf_counter() - t0, 1)})
@@ -67,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_xlabel("SNR (envelope modulation depth)")
     ax.set_ylabel("proportion")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(f"Default statistics, {args.duration:.0f} s movie, {args.seeds} seed(s)/SNR",
+    ax.set_title(f"Default statistics, {args.preset}, {args.duration:.0f} s movie, "
+                 f"{args.seeds} seed(s)/SNR",
                  fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()

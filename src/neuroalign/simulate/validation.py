@@ -34,8 +34,10 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
                       snr: float | None = None, additive_frac: float = 0.0,
                       config: dict[str, Any] | None = None,
                       alignments: tuple[str, ...] = ("language", "vision"),
-                      structure: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Simulate one `tiny` subject and run data, features, encoding and stats on it.
+                      structure: dict[str, Any] | None = None, preset: str = "tiny",
+                      latents: str = "random") -> dict[str, Any]:
+    """Simulate one subject (the first of ``preset``) and run data, features, encoding and
+    stats on it.
 
     Parameters
     ----------
@@ -56,6 +58,10 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
     structure : dict or None
         Keyword arguments of ``simulate_dataset`` for the realistic structure
         (``drift_sd``, ``spike_frac``, ``scenes``); None keeps the preset's.
+    preset : {"tiny", "demo", "paper"}
+        The simulation preset (its electrodes, classes, default SNR and structure).
+    latents : {"random", "content"}
+        The simulator's content latents (``simulate_dataset``); ``random`` is faster.
 
     Returns
     -------
@@ -65,7 +71,7 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
     """
     root = Path(root)
     ds, out = root / "ds", root / "out"
-    simulate_dataset(ds, preset="tiny", seed=seed, latents="random", snr=snr, n_subjects=1,
+    simulate_dataset(ds, preset=preset, seed=seed, latents=latents, snr=snr, n_subjects=1,
                      duration_s=duration_s, additive_frac=additive_frac, **(structure or {}))
     cfg = validate_config({**(config or {}), "dataset": {"root": str(ds)},
                            "movies": {"root": str(ds / "movies"),
