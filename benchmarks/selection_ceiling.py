@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from neuroalign.simulate.calibration import encode_event_dataset
-from neuroalign.simulate.eventlevel import simulate_event_dataset
+from neuroalign.simulate.eventlevel import response_kernel, simulate_event_dataset
 from neuroalign.stats.build import compute_stats
 from neuroalign.stats.comparisons import (
     bh_fdr,
@@ -99,21 +99,20 @@ def run_one(seed: int, snr: float, duration_s: float) -> pd.DataFrame:
         enc = encodings[alignment] = encode_event_dataset(ds, config, subject, alignment)
         classes = ds.classes
         planted = classes == "multimodal"
-        kernel = np.exp(-0.5 * ((ds.bin_offsets_s - 0.2) / 0.15) ** 2)  # the simulator's
-        oracle_bins = planted[:, None] & (kernel > 0.5)[None, :]
+        oracle_bins = planted[:, None] & (response_kernel(ds.bin_offsets_s) > 0.5)[None, :]
         oracle = {"bins": oracle_bins, "electrodes": planted}
         sums = {model: e["blockstats"] for (model, init), e in enc.items() if init == "trained"}
         # Every multimodal model counts in the Bonferroni, as in the stats stage.
         multimodal = sorted(m.name for m in ds.models if m.modality == "multimodal")
         integrating = sorted(m.name for m in ds.models
                              if m.modality == "multimodal" and m.integrates)
-        unimodal = sorted(m.name for m in ds.models if m.modality != "multimodal")
+        modality = {m.name: m.modality for m in ds.models}
+        unimodal = sorted(m for m, kind in modality.items() if kind != "multimodal")
         for m in multimodal:
             other = sums[next(o for o in integrating if o != m)]
             rivals = [("trained-vs-random", f"{m}/random", enc[(m, "random")]["blockstats"]),
                       (f"multimodal-vs-{BASELINE}", BASELINE, sums[BASELINE])]
-            rivals += [(CRITERIA[next(x.modality for x in ds.models if x.name == u)], u,
-                        sums[u]) for u in unimodal]
+            rivals += [(CRITERIA[modality[u]], u, sums[u]) for u in unimodal]
             per = [selection_p(sums[m], b, other, oracle,
                                stats_seed(0, subject, alignment, comparison, m, name))
                    for comparison, name, b in rivals]

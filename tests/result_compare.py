@@ -88,11 +88,9 @@ def assert_same_results(ref_work: Path, new_work: Path, subjects: list[str] | No
     problems, normalised = compare_results(ref_work, new_work, subjects, movies)
     assert not problems, ("results differ from the reference run:\n  "
                           + "\n  ".join(problems))
-    ref = result_files(ref_work / "results")
     if subjects is not None:
         _check_subject_run(ref_work, new_work, subjects, movies or [])
-        ref = subject_files(ref, subjects, movies or [])
-    assert (ref_work / "results").is_dir() and ref
+    assert (ref_work / "results").is_dir() and result_files(ref_work / "results")
     return normalised
 
 

@@ -67,6 +67,21 @@ class ModelSpec:
     dim: int = 24
 
 
+def response_kernel(offsets_s: np.ndarray) -> np.ndarray:
+    """The planted response's shape over bin offsets: a Gaussian peaking 0.2 s after the
+    event (SD 0.15 s), 1 at its peak.
+
+    Parameters
+    ----------
+    offsets_s : array of shape (n_bins,)
+
+    Returns
+    -------
+    kernel : array of shape (n_bins,)
+    """
+    return np.exp(-0.5 * ((np.asarray(offsets_s, dtype=float) - 0.2) / 0.15) ** 2)
+
+
 def default_models(n_multimodal: int = 2, n_tie: int = 0) -> list[ModelSpec]:
     """Two vision and two language models (one of each with drifting features), and
     ``n_multimodal`` integrating plus ``n_tie`` non-integrating multimodal models."""
@@ -306,7 +321,7 @@ def simulate_event_dataset(seed: int | np.random.SeedSequence = 0, *, duration_s
         ev[a] = (np.concatenate(src), np.concatenate([np.full(x.size, i)
                                                       for i, x in enumerate(src)]))
     offsets = np.linspace(0.0, 0.6, n_bins) if n_bins > 1 else np.array([0.2])
-    kernel = np.exp(-0.5 * ((offsets - 0.2) / 0.15) ** 2)
+    kernel = response_kernel(offsets)
     # One continuous clock over trials (trials far apart), so that every process sampled in
     # several alignments is the same process.
     clock = {a: t + 1e4 * tr for a, (t, tr) in ev.items()}
