@@ -17,11 +17,10 @@ from neuroalign.encoding import (
     cross_fitted_banded_predictions,
     cross_fitted_predictions,
     get_device,
+    inner_split,
     r_from_sums,
     solve_ridge_svd,
-    split_halves,
 )
-from neuroalign.encoding.ridge import _guarded_scores
 
 ALPHAS = np.logspace(-1, 5, 7)
 
@@ -80,16 +79,26 @@ def test_gap_blocks_purge_neighbours():
         assert set(blocks[train]) | test_blocks | neighbours >= set(range(10))
 
 
-def test_split_halves_at_block_boundary():
+def test_inner_split_at_block_boundary_with_a_guard():
     blocks = np.repeat(np.arange(6), [5, 5, 5, 7, 5, 5])
-    a, b = split_halves(np.arange(32), blocks)
-    assert np.array_equal(np.concatenate([a, b]), np.arange(32))
-    assert blocks[a[-1]] != blocks[b[0]] and a.size == 15
-    a, b = split_halves(np.arange(10), np.zeros(10, int))  # one block: cut in the middle
-    assert a.size == 5 and b.size == 5
-    # Guards: one block on each side of the cut is left out of the scores.
-    assert _guarded_scores(np.arange(32), 15, blocks, 1) == (10, 22)
-    assert _guarded_scores(np.arange(32), 15, blocks, 0) == (15, 15)
+    fit, score = inner_split(np.arange(32), blocks, guard_blocks=1)
+    # Cut at the boundary nearest the middle (event 15); block 2 (events 10-14) is the guard.
+    assert np.array_equal(fit, np.arange(15, 32)) and np.array_equal(score, np.arange(10))
+    fit, score = inner_split(np.arange(32), blocks, guard_blocks=0)
+    assert np.array_equal(score, np.arange(15))
+    fit, score = inner_split(np.arange(32), blocks, guard_blocks=5)  # the scored part keeps 1
+    assert np.array_equal(score, np.arange(5))
+    fit, score = inner_split(np.arange(10), np.zeros(10, int))  # one block: cut in the middle
+    assert fit.size == 5 and score.size == 5
+    # A skipped stretch (a purged gap, the wrap of cyclic training) starts a new block even if
+    # the label is unchanged, so the cut may fall there.
+    train = np.r_[0:6, 20:26]
+    fit, score = inner_split(train, np.zeros(26, int), guard_blocks=0)
+    assert np.array_equal(score, np.arange(6)) and np.array_equal(fit, np.arange(20, 26))
+    with pytest.raises(ValueError, match="non-negative integer"):
+        inner_split(np.arange(32), blocks, guard_blocks=-1)
+    with pytest.raises(ValueError, match="sorted"):
+        inner_split(np.arange(32)[::-1], blocks)
 
 
 @pytest.mark.parametrize("n_train, n_features", [(60, 12), (25, 40)])  # primal and dual forms
@@ -125,28 +134,25 @@ def _explicit_cross_fit(X_layers, Y, blocks, alphas, n_folds, gap, guard):
     """The cross-fitting of DESIGN §6 written as plain loops over scikit-learn fits."""
     n_events, n_targets = Y.shape
     y_hat = np.zeros_like(Y)
-    choice = np.zeros((n_folds, 2, n_targets, 2), int)  # (fold, half, target, [layer, alpha])
+    choice = np.zeros((n_folds, n_targets, 2), int)  # (fold, target, [layer, alpha])
     for f, (train, test) in enumerate(contiguous_folds(blocks, n_folds, gap)):
-        half_a, _ = split_halves(test, blocks)
-        n_a = half_a.size
-        a_end, b_start = _guarded_scores(test, n_a, blocks, guard)
+        fit, score = inner_split(train, blocks, guard)
         for t in range(n_targets):
-            best = [(-np.inf, None, None), (-np.inf, None, None)]
+            best = (-np.inf, None)
             for li, X in enumerate(X_layers):
-                scaler = StandardScaler().fit(X[train])
+                scaler = StandardScaler().fit(X[fit])
                 for ai, alpha in enumerate(alphas):
-                    model = Ridge(alpha=alpha).fit(scaler.transform(X[train]), Y[train, t])
-                    p = model.predict(scaler.transform(X[test])) - Y[train, t].mean()
-                    y = Y[test, t]
-                    r_b = np.corrcoef(p[b_start:], y[b_start:])[0, 1]
-                    r_a = np.corrcoef(p[:a_end], y[:a_end])[0, 1]
-                    if r_b > best[0][0]:
-                        best[0] = (r_b, p[:n_a], (li, ai))
-                    if r_a > best[1][0]:
-                        best[1] = (r_a, p[n_a:], (li, ai))
-            y_hat[test[:n_a], t] = best[0][1] / best[0][1].std()  # unit scale per half
-            y_hat[test[n_a:], t] = best[1][1] / best[1][1].std()
-            choice[f, 0, t], choice[f, 1, t] = best[0][2], best[1][2]
+                    model = Ridge(alpha=alpha).fit(scaler.transform(X[fit]), Y[fit, t])
+                    r = np.corrcoef(model.predict(scaler.transform(X[score])), Y[score, t])[0, 1]
+                    if r > best[0]:
+                        best = (r, (li, ai))
+            li, ai = best[1]
+            scaler = StandardScaler().fit(X_layers[li][train])
+            model = Ridge(alpha=alphas[ai]).fit(scaler.transform(X_layers[li][train]),
+                                                Y[train, t])
+            p = model.predict(scaler.transform(X_layers[li][test])) - Y[train, t].mean()
+            y_hat[test, t] = p / p.std()  # unit scale per fold
+            choice[f, t] = best[1]
     return y_hat, choice
 
 

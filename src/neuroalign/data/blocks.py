@@ -3,11 +3,13 @@
 Events are grouped into contiguous blocks of ``events.block_s`` s of movie (``assign_blocks``),
 the unit of every resampling. Three uses of the blocks set minimums (docs/DESIGN.md §6):
 
-- **Cross-fit folds** (``encoding.folds``): every fold must hold at least 2 blocks so that its
-  halves A and B are cut at a block boundary (a split block would let the selection on one half
-  score on the same block it predicts), and the fold after it more than ``gap_blocks`` blocks so
-  the purge leaves training events. With fewer than ``2 * (1 + guard_blocks)`` blocks in a fold
-  the guard blocks around the A/B cut protect at most one side (a warning, not a refusal).
+- **Cross-fit folds** (``encoding.folds``): every fold must hold at least 2 blocks, and the fold
+  after it more than ``gap_blocks`` blocks so the purge leaves training events: each training set
+  (the folds after its test fold, less the purged gap) is cut in two at a block boundary for the
+  inner choice of (layer, alpha) (``encoding.folds.inner_split``). A training set of fewer than
+  ``2 + guard_blocks`` blocks loses the guard between its two parts or is cut inside a block
+  (a warning, not a refusal: the choice then favours candidates that fit noise autocorrelated
+  across the cut, which costs power, not validity, because it sees only training events).
 - **Circular-shift test** (``encoding.blockstats.permutation_p``): within a trial of ``n_t``
   events whose longest block has ``g``, the admissible shifts are ``g .. n_t - g``
   (``n_t - 2 g + 1`` of them). A trial with none (a single block, or one block over half of its
@@ -39,8 +41,8 @@ def min_swap_blocks(n_permutations: int) -> int:
 
 
 def min_fold_blocks(n_folds: int, gap_blocks: int = 1) -> int:
-    """Fewest blocks for ``n_folds`` folds of two block-aligned halves whose training survives
-    the purge of ``gap_blocks`` blocks: ``n_folds * max(2, gap_blocks + 1)``."""
+    """Fewest blocks for ``n_folds`` folds of at least 2 blocks whose training survives the purge
+    of ``gap_blocks`` blocks: ``n_folds * max(2, gap_blocks + 1)``."""
     return int(n_folds) * max(2, int(gap_blocks) + 1)
 
 
@@ -78,8 +80,8 @@ class BlockDesign:
     problems : list of str
         Each would make a fit or a test invalid or impossible; a run must stop.
     warnings : list of str
-        Each weakens a test (a trial left unshifted, an exact test coarser than asked, a fold
-        too small for its guard blocks); the run goes on.
+        Each weakens a test (a trial left unshifted, an exact test coarser than asked) or the
+        inner choice (a training set too small for its guard); the run goes on.
     unshifted_trials : list of int
         Trial labels whose events the circular-shift test leaves unshifted.
     n_blocks : int
@@ -97,7 +99,8 @@ class BlockDesign:
 def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
                        fdr_q: float = 0.05, gap_blocks: int = 1, guard_blocks: int = 1,
                        block_s: float | None = None, what: str = "",
-                       fold_blocks: list[int] | None = None) -> BlockDesign:
+                       fold_blocks: list[int] | None = None,
+                       train_blocks: list[int] | None = None) -> BlockDesign:
     """Check that a subject's block design allows the cross-fit and both tests.
 
     Parameters
@@ -122,6 +125,9 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
     fold_blocks : list of int or None
         Blocks in each fold as cut by ``contiguous_folds`` (the encoding job passes them); None
         checks only the total (``check-data``).
+    train_blocks : list of int or None
+        Blocks in each fold's training set, counted as ``inner_split`` counts them (a skipped
+        stretch starts a block); None skips the check.
 
     Returns
     -------
@@ -154,15 +160,17 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
         if small:
             out.problems.append(
                 f"{who}fold(s) {small} hold a single block{setting} (blocks per fold: "
-                f"{list(fold_blocks)}); every fold needs at least 2 so its halves are cut at a "
-                "block boundary. Use shorter blocks or fewer folds.")
-        guarded = 2 * (1 + guard_blocks)
-        weak = [f for f, k in enumerate(fold_blocks) if 2 <= k < guarded]
+                f"{list(fold_blocks)}); every fold needs at least 2 so that the training sets "
+                "it belongs to keep blocks on both sides of their inner cut. Use shorter blocks "
+                "or fewer folds.")
+    if train_blocks is not None:
+        guarded = 2 + guard_blocks
+        weak = [f for f, k in enumerate(train_blocks) if k < guarded]
         if weak:
             out.warnings.append(
-                f"{who}fold(s) {weak} hold fewer than {guarded} blocks (blocks per fold: "
-                f"{list(fold_blocks)}): the {guard_blocks} guard block(s) around their A/B cut "
-                "protect only one side of it.")
+                f"{who}the training set(s) of fold(s) {weak} hold fewer than {guarded} blocks "
+                f"(blocks per training set: {list(train_blocks)}): the inner choice of (layer, "
+                f"alpha) loses its {guard_blocks} guard block(s) or cuts a block.")
     # Block-swap test.
     need_swap = min_swap_blocks(n_permutations)
     if n_blocks < need_swap:
