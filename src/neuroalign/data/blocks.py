@@ -152,8 +152,8 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
     need_folds = min_fold_blocks(n_folds, gap_blocks)
     if n_blocks < need_folds:
         out.problems.append(
-            f"{who}{n_blocks} blocks{setting}; {n_folds} folds (encoding.folds) of two halves cut "
-            f"at block boundaries with a {gap_blocks}-block gap need at least {need_folds} blocks. "
+            f"{who}{n_blocks} blocks{setting}; {n_folds} folds (encoding.folds) of at least 2 "
+            f"blocks each with a {gap_blocks}-block gap need at least {need_folds} blocks. "
             "Use shorter blocks or fewer folds.")
     elif fold_blocks is not None:
         small = [f for f, k in enumerate(fold_blocks) if k < 2]

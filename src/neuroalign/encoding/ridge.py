@@ -309,10 +309,10 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
     choice_alpha = np.zeros((n_folds, n_targets), dtype=np.int64)
     itemsize = torch.finfo(dtype).bits // 8
     for f, (train, test) in enumerate(folds):
-        # The fold's (layer, alpha) is chosen inside its training set: fitted on one part,
-        # scored on the other. No response of the fold itself (nor of any fold whose model
-        # it trains, with cyclic training) takes part in the choice, so every dependence of
-        # a prediction on responses runs one way, as cyclic training makes it for the fits.
+        # The fold's (layer, alpha) is chosen inside its training set (fitted on one part,
+        # scored on the other): the choice uses the same responses as the fit, so with cyclic
+        # training no two folds' predictions depend on each other's responses, through the
+        # fit or through the choice.
         fit_idx, score_idx = inner_split(train, blocks, guard_blocks)
         fit_pos, score_pos = np.searchsorted(train, fit_idx), np.searchsorted(train, score_idx)
         if cutoff is not None:
