@@ -70,6 +70,27 @@ def test_cyclic_training_never_lets_two_folds_train_each_other(n_folds):
             assert f not in trains[g]  # f trains g or g trains f, never both
 
 
+@pytest.mark.parametrize("n_folds", [4, 5, 7, 10])
+def test_sparse_cyclic_training_has_no_cycle_of_two_or_three_folds(n_folds):
+    blocks = np.repeat(np.arange(4 * n_folds), 5)
+    folds = contiguous_folds(blocks, n_folds, gap_blocks=1, training="sparse-cyclic")
+    fold_of = np.empty(blocks.size, dtype=int)
+    for f, (_, test) in enumerate(folds):
+        fold_of[test] = f
+    trains = [set(fold_of[train]) for train, _ in folds]
+    for f, used in enumerate(trains):
+        assert used == {(f + j) % n_folds for j in range(1, (n_folds - 1) // 3 + 1)}
+        for g in used:
+            assert f not in trains[g]
+            assert not any(f in trains[h] for h in trains[g])  # f -> g -> h -> f
+    # The default scheme keeps cycles of three from 5 folds on (0 -> 1 -> 3 -> 0 with 5).
+    if n_folds == 5:
+        cyc = [set(fold_of[tr]) for tr, _ in contiguous_folds(blocks, 5, 1, "cyclic")]
+        assert 1 in cyc[0] and 3 in cyc[1] and 0 in cyc[3]
+    with pytest.raises(ValueError, match="at least 4 folds"):
+        contiguous_folds(blocks, 3, training="sparse-cyclic")
+
+
 def test_gap_blocks_purge_neighbours():
     blocks = np.repeat(np.arange(10), 4)
     for train, test in contiguous_folds(blocks, 5, gap_blocks=1, training="all"):

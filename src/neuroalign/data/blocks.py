@@ -31,13 +31,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["min_swap_blocks", "min_fold_blocks", "trial_shifts", "BlockDesign",
+__all__ = ["min_swap_blocks", "min_fold_blocks", "cyclic_training_folds", "trial_shifts",
+           "BlockDesign",
            "check_block_design"]
 
 
 def min_swap_blocks(n_permutations: int) -> int:
     """Fewest blocks whose ``2**m`` distinct swap patterns reach ``n_permutations``."""
     return max(1, math.ceil(math.log2(max(int(n_permutations), 1))))
+
+
+def cyclic_training_folds(n_folds: int, training: str) -> int:
+    """How many of the folds after each fold train its model (``cyclic`` schemes only).
+
+    ``cyclic``: ``(n_folds - 1) // 2``, the most with no cycle of two folds (fold f trains g
+    and g trains f). ``sparse-cyclic``: ``(n_folds - 1) // 3``, the most with no cycle of two
+    or three folds either (three steps of at most m folds forward never come back round
+    ``n_folds`` when ``3 m < n_folds``).
+    """
+    return (n_folds - 1) // 2 if training == "cyclic" else (n_folds - 1) // 3
 
 
 def min_fold_blocks(n_folds: int, gap_blocks: int = 1) -> int:

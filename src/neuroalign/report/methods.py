@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..data.blocks import cyclic_training_folds
+
 __all__ = ["CITATIONS", "model_citation", "methods_paragraphs"]
 
 # Key -> reference. Keys are cited in the text as [key].
@@ -136,13 +138,17 @@ def methods_paragraphs(config: dict[str, Any], models: dict[str, dict[str, Any]]
                 "best layers of the vision and language models, and banded ridge with one "
                 "penalty per feature space). " if baselines else ""))
     alphas = ", ".join(f"{a:g}" for a in enc["alphas"])
+    training = enc.get("training", "cyclic")
+    n_train = (cyclic_training_folds(int(enc["folds"]), training) if training != "all"
+               else None)
     encoding = (f"Ridge encoding models mapped every layer to every electrode × time bin, in "
                 f"{enc['folds']} contiguous folds that never split a block, with penalties "
                 f"{{{alphas}}}. "
-                + ("Each fold was predicted by a model trained on the "
-                   f"{(enc['folds'] - 1) // 2} folds after it (cyclically), so that no two folds "
-                   "trained each other and the permutation and swap tests hold their level. "
-                   if enc.get("training", "cyclic") == "cyclic" else
+                + (f"Each fold was predicted by a model trained on the {n_train} fold(s) "
+                   "after it (cyclically), so that no two folds "
+                   f"{'trained each other' if training == 'cyclic' else 'nor three folds in a cycle trained each other'}"
+                   " and the permutation and swap tests hold their level. "
+                   if training != "all" else
                    "Each fold was predicted by a model trained on all other folds. ")
                 + "The layer and penalty of each target were chosen inside each fold's "
                 "training set (fitted on one part of it, scored on the other) and refitted on "
