@@ -56,39 +56,36 @@ def test_contiguous_folds_never_split_blocks(rng):
         contiguous_folds(np.repeat(np.arange(6), 3), 2)
 
 
-@pytest.mark.parametrize("n_folds", [3, 5, 6, 7])
-def test_cyclic_training_never_lets_two_folds_train_each_other(n_folds):
+def _training_graph(n_folds: int, training: str) -> list[set]:
+    """The folds that train each fold's model, as sets of fold indices."""
     blocks = np.repeat(np.arange(4 * n_folds), 5)
-    folds = contiguous_folds(blocks, n_folds, gap_blocks=1, training="cyclic")
+    folds = contiguous_folds(blocks, n_folds, gap_blocks=1, training=training)
     fold_of = np.empty(blocks.size, dtype=int)
     for f, (_, test) in enumerate(folds):
         fold_of[test] = f
-    trains = [set(fold_of[train]) for train, _ in folds]
+    return [set(fold_of[train]) for train, _ in folds]
+
+
+@pytest.mark.parametrize("training, n_folds, per_fold",
+                         [("cyclic", k, (k - 1) // 2) for k in (3, 5, 6, 7)]
+                         + [("sparse-cyclic", k, (k - 1) // 3) for k in (4, 5, 7, 10)])
+def test_cyclic_training_never_lets_two_folds_train_each_other(training, n_folds, per_fold):
+    trains = _training_graph(n_folds, training)
+    three_cycles = 0
     for f, used in enumerate(trains):
-        assert used == {(f + j) % n_folds for j in range(1, (n_folds - 1) // 2 + 1)}
+        assert used == {(f + j) % n_folds for j in range(1, per_fold + 1)}
         for g in used:
             assert f not in trains[g]  # f trains g or g trains f, never both
+            three_cycles += sum(f in trains[h] for h in trains[g])  # f -> g -> h -> f
+    # sparse-cyclic leaves no cycle of three folds; cyclic keeps them at these fold counts
+    # (with 5: 0 trains on 1, 1 on 3, 3 on 0), the skew of README "Known excess of the shift
+    # test".
+    assert (three_cycles == 0) == (training == "sparse-cyclic")
 
 
-@pytest.mark.parametrize("n_folds", [4, 5, 7, 10])
-def test_sparse_cyclic_training_has_no_cycle_of_two_or_three_folds(n_folds):
-    blocks = np.repeat(np.arange(4 * n_folds), 5)
-    folds = contiguous_folds(blocks, n_folds, gap_blocks=1, training="sparse-cyclic")
-    fold_of = np.empty(blocks.size, dtype=int)
-    for f, (_, test) in enumerate(folds):
-        fold_of[test] = f
-    trains = [set(fold_of[train]) for train, _ in folds]
-    for f, used in enumerate(trains):
-        assert used == {(f + j) % n_folds for j in range(1, (n_folds - 1) // 3 + 1)}
-        for g in used:
-            assert f not in trains[g]
-            assert not any(f in trains[h] for h in trains[g])  # f -> g -> h -> f
-    # The default scheme keeps cycles of three from 5 folds on (0 -> 1 -> 3 -> 0 with 5).
-    if n_folds == 5:
-        cyc = [set(fold_of[tr]) for tr, _ in contiguous_folds(blocks, 5, 1, "cyclic")]
-        assert 1 in cyc[0] and 3 in cyc[1] and 0 in cyc[3]
+def test_sparse_cyclic_needs_four_folds():
     with pytest.raises(ValueError, match="at least 4 folds"):
-        contiguous_folds(blocks, 3, training="sparse-cyclic")
+        contiguous_folds(np.repeat(np.arange(12), 5), 3, training="sparse-cyclic")
 
 
 def test_gap_blocks_purge_neighbours():
