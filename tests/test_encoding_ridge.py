@@ -21,6 +21,7 @@ from neuroalign.encoding import (
     r_from_sums,
     solve_ridge_svd,
 )
+from neuroalign.encoding.folds import inner_guard
 
 ALPHAS = np.logspace(-1, 5, 7)
 
@@ -113,6 +114,20 @@ def test_inner_split_at_block_boundary_with_a_guard():
     train = np.r_[0:6, 20:26]
     fit, score = inner_split(train, np.zeros(26, int), guard_blocks=0)
     assert np.array_equal(score, np.arange(6)) and np.array_equal(fit, np.arange(20, 26))
+    # Three blocks: the cut leaves room for the guard (score block 0, guard 1, fit 2).
+    three = np.repeat(np.arange(3), 10)
+    fit, score = inner_split(np.arange(30), three, guard_blocks=1)
+    assert np.array_equal(score, np.arange(10)) and np.array_equal(fit, np.arange(20, 30))
+    assert inner_guard(np.arange(30), three, 1) == 1
+    # Two blocks cannot keep a guard; one block is cut inside it.
+    assert inner_guard(np.arange(20), three, 1) == 0
+    assert inner_guard(np.arange(10), three, 1) == 0
+    # A guard next to a skipped stretch: blocks 0, 1 | purged | 4, 5 (10 events each).
+    six = np.repeat(np.arange(6), 10)
+    train = np.r_[0:20, 40:60]
+    fit, score = inner_split(train, six, guard_blocks=1)
+    assert np.array_equal(score, np.arange(10)) and np.array_equal(fit, np.arange(40, 60))
+    assert inner_guard(train, six, 1) == 1
     with pytest.raises(ValueError, match="non-negative integer"):
         inner_split(np.arange(32), blocks, guard_blocks=-1)
     with pytest.raises(ValueError, match="sorted"):
@@ -194,6 +209,31 @@ def test_cross_fit_matches_explicit_loop(rng):
     # The float32 path agrees with the float64 one.
     res32 = cross_fitted_predictions(X_layers, Y, blocks, alphas, n_folds=3, n_targets_batch=4)
     np.testing.assert_allclose(res32.y_hat, res.y_hat, atol=1e-4)
+
+
+@pytest.mark.parametrize("highpass_s", [None, 40.0])
+@pytest.mark.parametrize("training", ["cyclic", "sparse-cyclic"])
+def test_no_scored_response_enters_its_own_prediction_or_choice(rng, training, highpass_s):
+    """Changing every response outside fold f's training set (fold f's own included) leaves
+    fold f's predictions and its (layer, alpha) choice as they were: the fit and the inner
+    choice see the training set only, so the shift and swap tests' one-way dependence holds."""
+    n_events, n_targets = 200, 5
+    blocks = np.repeat(np.arange(20), 10)
+    times = np.arange(n_events, dtype=float)
+    X_layers = [_ar(rng, (n_events, 6), 0.8) for _ in range(3)]
+    Y = X_layers[1] @ rng.standard_normal((6, n_targets)) + _ar(rng, (n_events, n_targets), 0.8)
+    kw = dict(n_folds=7, dtype=torch.float64, training=training, highpass_s=highpass_s,
+              times_s=times)
+    res = cross_fitted_predictions(X_layers, Y, blocks, ALPHAS, **kw)
+    for f, (train, test) in enumerate(res.folds):
+        outside = np.setdiff1d(np.arange(n_events), train)
+        Y2 = Y.copy()
+        Y2[outside] = 3 * rng.standard_normal((outside.size, n_targets)) + 5
+        res2 = cross_fitted_predictions(X_layers, Y2, blocks, ALPHAS, **kw)
+        np.testing.assert_allclose(res2.y_hat[test], res.y_hat[test], atol=1e-10)
+        np.testing.assert_array_equal(res2.choice_layer[f], res.choice_layer[f])
+        np.testing.assert_array_equal(res2.choice_alpha[f], res.choice_alpha[f])
+        assert not np.allclose(res2.y_hat, res.y_hat)  # the change reached other folds
 
 
 def test_banded_with_equal_ratios_is_plain_ridge(rng):

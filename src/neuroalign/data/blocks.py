@@ -6,10 +6,12 @@ the unit of every resampling. Three uses of the blocks set minimums (docs/DESIGN
 - **Cross-fit folds** (``encoding.folds``): every fold must hold at least 2 blocks, and the fold
   after it more than ``gap_blocks`` blocks so the purge leaves training events: each training set
   (the folds after its test fold, less the purged gap) is cut in two at a block boundary for the
-  inner choice of (layer, alpha) (``encoding.folds.inner_split``). A training set of fewer than
-  ``2 + guard_blocks`` blocks loses the guard between its two parts or is cut inside a block
-  (a warning, not a refusal: the choice then favours candidates that fit noise autocorrelated
-  across the cut, which costs power, not validity, because it sees only training events).
+  inner choice of (layer, alpha) (``encoding.folds.inner_split``). A training set of few
+  blocks (about ``2 * (1 + guard_blocks)``; the cut falls near its middle event) keeps fewer
+  guard blocks between its two parts than ``guard_blocks``, or is cut inside a block: a warning
+  (the encoding job, which knows the folds, checks the guard each training set actually keeps),
+  not a refusal, because the choice then favours candidates that fit noise autocorrelated
+  across the cut, which costs power, not validity: it sees only training events.
 - **Circular-shift test** (``encoding.blockstats.permutation_p``): within a trial of ``n_t``
   events whose longest block has ``g``, the admissible shifts are ``g .. n_t - g``
   (``n_t - 2 g + 1`` of them). A trial with none (a single block, or one block over half of its
@@ -112,7 +114,7 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
                        fdr_q: float = 0.05, gap_blocks: int = 1, guard_blocks: int = 1,
                        block_s: float | None = None, what: str = "",
                        fold_blocks: list[int] | None = None,
-                       train_blocks: list[int] | None = None) -> BlockDesign:
+                       inner_guards: list[int] | None = None) -> BlockDesign:
     """Check that a subject's block design allows the cross-fit and both tests.
 
     Parameters
@@ -137,9 +139,9 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
     fold_blocks : list of int or None
         Blocks in each fold as cut by ``contiguous_folds`` (the encoding job passes them); None
         checks only the total (``check-data``).
-    train_blocks : list of int or None
-        Blocks in each fold's training set, counted as ``inner_split`` counts them (a skipped
-        stretch starts a block); None skips the check.
+    inner_guards : list of int or None
+        Guard blocks each fold's inner cut actually keeps (``encoding.folds.inner_guard``); None
+        skips the check.
 
     Returns
     -------
@@ -175,14 +177,15 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
                 f"{list(fold_blocks)}); every fold needs at least 2 so that the training sets "
                 "it belongs to keep blocks on both sides of their inner cut. Use shorter blocks "
                 "or fewer folds.")
-    if train_blocks is not None:
-        guarded = 2 + guard_blocks
-        weak = [f for f, k in enumerate(train_blocks) if k < guarded]
+    if inner_guards is not None:
+        weak = [f for f, k in enumerate(inner_guards) if k < guard_blocks]
         if weak:
             out.warnings.append(
-                f"{who}the training set(s) of fold(s) {weak} hold fewer than {guarded} blocks "
-                f"(blocks per training set: {list(train_blocks)}): the inner choice of (layer, "
-                f"alpha) loses its {guard_blocks} guard block(s) or cuts a block.")
+                f"{who}the training set(s) of fold(s) {weak} are too short for the inner choice "
+                f"of (layer, alpha) to keep its {guard_blocks} guard block(s) (guard blocks "
+                f"kept per fold: {list(inner_guards)}): noise autocorrelated across their inner "
+                "cut can favour candidates that fit it (power, not validity). Use shorter "
+                "blocks or fewer folds.")
     # Block-swap test.
     need_swap = min_swap_blocks(n_permutations)
     if n_blocks < need_swap:

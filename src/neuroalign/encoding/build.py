@@ -36,7 +36,7 @@ from .blockstats import (
     residual_autocorr_time,
     residual_block_autocorr,
 )
-from .folds import contiguous_folds, training_blocks
+from .folds import contiguous_folds, inner_guard
 from .ridge import CrossFitResult, cross_fitted_predictions
 
 __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
@@ -102,16 +102,17 @@ def _check_design(config: dict[str, Any], subject: str, alignment: str, blocks: 
     try:
         cut = contiguous_folds(blocks, folds, gap, enc["training"])
         per_fold = [int(np.unique(blocks[test]).size) for _, test in cut]
-        per_train = [training_blocks(train, blocks) for train, _ in cut]
+        guards = [inner_guard(train, blocks, int(enc.get("guard_blocks", 1)))
+                  for train, _ in cut]
     except ValueError:
-        per_fold = per_train = None  # too few blocks: check_block_design says how many
+        per_fold = guards = None  # too few blocks: check_block_design says how many
     design = check_block_design(blocks, trials, n_folds=folds,
                                 n_permutations=int(st["n_permutations"]),
                                 fdr_q=float(st["fdr_q"]), gap_blocks=gap,
                                 guard_blocks=int(enc.get("guard_blocks", 1)),
                                 block_s=float(config["events"]["block_s"]),
                                 what=f"{subject} / {alignment} ({what})", fold_blocks=per_fold,
-                                train_blocks=per_train)
+                                inner_guards=guards)
     if design.problems:
         raise ValueError("; ".join(design.problems))
     for w in design.warnings:

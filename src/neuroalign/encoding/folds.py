@@ -65,9 +65,10 @@ def contiguous_folds(blocks: np.ndarray, n_folds: int = 5, gap_blocks: int = 0,
     folds that follow it, cyclically, so that no two folds train each other: ``tr(K²) = 0``,
     and the circular-shift and block-swap tests hold their level, at the price of training on
     about 40 % of the events instead of 80 %. Cycles of three folds remain (with 5 folds, 0
-    trains on 1, 1 on 3 and 3 on 0): they give ``Σ y ŷ`` a third cumulant (``tr(K³) > 0``)
-    that no shift reproduces, and with one candidate feature space the shift test rejected
-    5.9 % at nominal 5 % (README, "Known excess of the shift test").
+    trains on 1, 1 on 3 and 3 on 0); with one candidate feature space the shift test rejected
+    5.9 % at nominal 5 % with 5 folds and 6.1 % with 3, and 5.0 % with 4 folds, which have no
+    such cycle: a skew of ``Σ y ŷ`` from these cycles is the hypothesis the fold counts
+    support, not a derivation (README, "Known excess of the shift test").
     ``training="sparse-cyclic"`` trains fold ``f`` on the ``(n_folds - 1) // 3`` folds after it,
     which leaves no cycle of two or three folds (7 folds: 2 of 7, 29 % of the events).
 
@@ -147,20 +148,33 @@ def _training_block_starts(train_idx: np.ndarray, blocks: np.ndarray) -> np.ndar
     return np.flatnonzero(np.r_[True, (labels[1:] != labels[:-1]) | (np.diff(train_idx) != 1)])
 
 
-def training_blocks(train_idx: np.ndarray, blocks: np.ndarray) -> int:
-    """Number of blocks in a training set, counted as :func:`inner_split` counts them."""
-    return int(_training_block_starts(np.asarray(train_idx), blocks).size)
+def inner_guard(train_idx: np.ndarray, blocks: np.ndarray, guard_blocks: int = 1) -> int:
+    """Whole blocks :func:`inner_split` actually leaves out between its two parts.
+
+    ``guard_blocks`` when the scored part keeps at least one block besides them; fewer in a
+    training set of few blocks (the cut falls near the middle event, so the scored part holds
+    about half of them); 0 when the set is cut inside a block.
+    """
+    train_idx = np.asarray(train_idx)
+    fit_idx, score_idx = inner_split(train_idx, blocks, guard_blocks)
+    cut, score_end = train_idx.size - fit_idx.size, score_idx.size
+    starts = _training_block_starts(train_idx, blocks)
+    if not np.isin(cut, starts):
+        return 0
+    return int(((starts >= score_end) & (starts < cut)).sum())
 
 
 def inner_split(train_idx: np.ndarray, blocks: np.ndarray,
                 guard_blocks: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Cut a training set in two for the inner choice of (layer, alpha).
 
-    The training events (sorted) are cut at the block boundary closest to their middle event;
-    the later part fits every candidate and the earlier part scores them. The ``guard_blocks``
-    blocks just before the cut are left out of both, so that noise autocorrelated across the
-    cut cannot favour the candidates that fit it (each part keeps at least one block). A
-    training set of a single block is cut at its middle event, with no guard.
+    The training events (sorted) are cut at the block boundary closest to their middle event
+    among those with at least ``guard_blocks + 1`` blocks before them (any boundary if none
+    has); the later part fits every candidate and the earlier part scores them. The
+    ``guard_blocks`` blocks just before the cut are left out of both, so that noise
+    autocorrelated across the cut cannot favour the candidates that fit it (each part keeps at
+    least one block, so a short training set keeps fewer: :func:`inner_guard`). A training set
+    of a single block is cut at its middle event, with no guard.
 
     Parameters
     ----------
@@ -191,7 +205,11 @@ def inner_split(train_idx: np.ndarray, blocks: np.ndarray,
     if inner.size == 0:
         cut = train_idx.size // 2
         return train_idx[cut:], train_idx[:cut]
-    cut = int(inner[np.argmin(np.abs(inner - train_idx.size / 2))])
+    # Nearest the middle among the cuts that leave the scored part a block besides the guard;
+    # with too few blocks for any, nearest the middle (the guard then shrinks).
+    room = np.searchsorted(starts, inner) >= int(guard_blocks) + 1  # blocks before each cut
+    pool = inner[room] if room.any() else inner
+    cut = int(pool[np.argmin(np.abs(pool - train_idx.size / 2))])
     before = starts[starts < cut]  # the blocks of the scoring part
     keep = max(before.size - int(guard_blocks), 1)  # blocks of it that are scored
     score_end = int(before[keep]) if keep < before.size else cut

@@ -327,6 +327,9 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
         else:
             Ytr = as_tensor(Y[train], device, dtype)
         Yte = as_tensor(y_eval[test], device, dtype)
+        # The inner parts are slices of the training set high-passed as a whole, so the slow
+        # fit couples them across the guard: a cost to the choice (power), not to validity,
+        # since both parts are training events.
         fit_t, score_t = (torch.from_numpy(fit_pos).to(device),
                           torch.from_numpy(score_pos).to(device))
         Yfit, Yscore = Ytr[fit_t], Ytr[score_t]
@@ -415,7 +418,7 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
     prediction, from a model and a choice that never saw the fold's responses. Choosing on
     held-out halves of the fold itself (half A's choice scored on half B and B's on A, before
     2026-12-04) made the halves' scores correlate (+0.18 with 13 layers x 7 alphas) and the
-    shift test reject about 6.2 % at nominal 5 % (README, "Methods of the stats stage").
+    shift test reject 6.4 % at nominal 5 % (README, "Methods of the stats stage").
 
     Parameters
     ----------
@@ -444,7 +447,7 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
         Which folds train each fold's model: ``cyclic`` (default) the ``(n_folds - 1) // 2``
         folds after it, so that the permutation and swap tests hold their level;
         ``sparse-cyclic`` the ``(n_folds - 1) // 3`` after it, which also leaves no cycle of
-        three folds (their skew made the shift test reject 5.9 % with one candidate); ``all``
+        three folds (with them the shift test rejected 5.9 % with one candidate); ``all``
         every other fold (ordinary K-fold; those tests are then anti-conservative). See
         :func:`~neuroalign.encoding.contiguous_folds`.
     highpass_s : float or None
