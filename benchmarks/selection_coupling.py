@@ -1,13 +1,11 @@
-"""Do the two halves of a held-out fold score independently? The coupling the inner choice removed.
+"""Why the per-target shift test rejects ~6 % at nominal 5 %: the two halves' selection coupling.
 
-Until 2026-12-04 cross-fitted selection chose half A's (layer, alpha) on half B's responses and
-B's on A's. Under the null each half's score was a valid null statistic, but the two were
-positively correlated (each was the other's choice data: +0.18 with 13 layers x 7 alphas,
--0.01 with one candidate, on seed 0), so the pooled score varied 1.24 x more than the
-circular-shift null, which breaks that pairing, assumes, and the shift test rejected ~6.2 % at
-nominal 5 %. The choice is now made inside each fold's training set
-(``encoding.folds.inner_split``): this script measures the same correlation and variance ratio,
-which should be ~0 and ~1 whatever the candidates.
+Cross-fitted selection chooses half A's (layer, alpha) on half B's responses and B's on A's.
+Under the null each half's score is a valid null statistic, but the two are positively
+correlated (each is the other's choice data), so the pooled score varies more than the
+circular-shift null, which breaks that pairing, assumes. This script measures the correlation
+of the halves' scores across many white null targets, and the variance of the pooled score
+relative to independent halves, with and without a choice among candidates.
 
 Run: ``python benchmarks/selection_coupling.py [--seed 0] [--targets 3000]``.
 """
@@ -19,15 +17,9 @@ import argparse
 import numpy as np
 
 from neuroalign.encoding import cross_fitted_predictions
+from neuroalign.encoding.folds import split_halves
 
 ALPHAS = (0.1, 1, 10, 100, 1e3, 1e4, 1e5)
-
-
-def _halves(test: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A fold cut at the block boundary nearest its middle event."""
-    cuts = np.flatnonzero(blocks[test][1:] != blocks[test][:-1]) + 1
-    cut = int(cuts[np.argmin(np.abs(cuts - test.size / 2))])
-    return test[:cut], test[cut:]
 
 
 def _z(fit, idx: np.ndarray) -> np.ndarray:
@@ -50,7 +42,7 @@ def measure(seed: int, n_targets: int, n_events: int = 900) -> list[dict]:
         fit = cross_fitted_predictions(X, Y, blocks, alphas=alphas, highpass_s=None)
         za, zb = [], []
         for _, test in fit.folds:
-            a, b = _halves(test, blocks)
+            a, b = split_halves(test, blocks)
             za.append(_z(fit, a))
             zb.append(_z(fit, b))
         za, zb = np.array(za), np.array(zb)

@@ -59,16 +59,13 @@ def test_too_few_blocks_for_the_folds_and_the_swaps_name_the_minimum():
                           "permutations."]
 
 
-def test_a_fold_of_one_block_is_refused_and_a_lost_guard_warned():
+def test_a_fold_of_one_block_is_refused_and_a_small_one_warned():
     blocks, trials = _design([[10] * 12])
     d = check_block_design(blocks, trials, n_folds=5, n_permutations=200, what="s / a",
-                           fold_blocks=[1, 3, 3, 3, 2], inner_guards=[1, 1, 0, 1, 1])
+                           fold_blocks=[1, 3, 3, 3, 2])
     assert len(d.problems) == 1 and "fold(s) [0] hold a single block" in d.problems[0]
     assert "at least 2" in d.problems[0]
-    assert any("training set(s) of fold(s) [2] are too short" in w for w in d.warnings)
-    kept = check_block_design(blocks, trials, n_folds=5, n_permutations=200,
-                              inner_guards=[1] * 5)
-    assert not any("too short for the inner choice" in w for w in kept.warnings)
+    assert any("fold(s) [1, 2, 3, 4] hold fewer than 4 blocks" in w for w in d.warnings)
 
 
 def test_an_unshiftable_trial_is_a_warning_and_no_shiftable_trial_a_problem():

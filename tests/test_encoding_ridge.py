@@ -17,11 +17,11 @@ from neuroalign.encoding import (
     cross_fitted_banded_predictions,
     cross_fitted_predictions,
     get_device,
-    inner_split,
     r_from_sums,
     solve_ridge_svd,
+    split_halves,
 )
-from neuroalign.encoding.folds import inner_guard
+from neuroalign.encoding.ridge import _guarded_scores
 
 ALPHAS = np.logspace(-1, 5, 7)
 
@@ -98,40 +98,16 @@ def test_gap_blocks_purge_neighbours():
         assert set(blocks[train]) | test_blocks | neighbours >= set(range(10))
 
 
-def test_inner_split_at_block_boundary_with_a_guard():
+def test_split_halves_at_block_boundary():
     blocks = np.repeat(np.arange(6), [5, 5, 5, 7, 5, 5])
-    fit, score = inner_split(np.arange(32), blocks, guard_blocks=1)
-    # Cut at the boundary nearest the middle (event 15); block 2 (events 10-14) is the guard.
-    assert np.array_equal(fit, np.arange(15, 32)) and np.array_equal(score, np.arange(10))
-    fit, score = inner_split(np.arange(32), blocks, guard_blocks=0)
-    assert np.array_equal(score, np.arange(15))
-    fit, score = inner_split(np.arange(32), blocks, guard_blocks=5)  # the scored part keeps 1
-    assert np.array_equal(score, np.arange(5))
-    fit, score = inner_split(np.arange(10), np.zeros(10, int))  # one block: cut in the middle
-    assert fit.size == 5 and score.size == 5
-    # A skipped stretch (a purged gap, the wrap of cyclic training) starts a new block even if
-    # the label is unchanged, so the cut may fall there.
-    train = np.r_[0:6, 20:26]
-    fit, score = inner_split(train, np.zeros(26, int), guard_blocks=0)
-    assert np.array_equal(score, np.arange(6)) and np.array_equal(fit, np.arange(20, 26))
-    # Three blocks: the cut leaves room for the guard (score block 0, guard 1, fit 2).
-    three = np.repeat(np.arange(3), 10)
-    fit, score = inner_split(np.arange(30), three, guard_blocks=1)
-    assert np.array_equal(score, np.arange(10)) and np.array_equal(fit, np.arange(20, 30))
-    assert inner_guard(np.arange(30), three, 1) == 1
-    # Two blocks cannot keep a guard; one block is cut inside it.
-    assert inner_guard(np.arange(20), three, 1) == 0
-    assert inner_guard(np.arange(10), three, 1) == 0
-    # A guard next to a skipped stretch: blocks 0, 1 | purged | 4, 5 (10 events each).
-    six = np.repeat(np.arange(6), 10)
-    train = np.r_[0:20, 40:60]
-    fit, score = inner_split(train, six, guard_blocks=1)
-    assert np.array_equal(score, np.arange(10)) and np.array_equal(fit, np.arange(40, 60))
-    assert inner_guard(train, six, 1) == 1
-    with pytest.raises(ValueError, match="non-negative integer"):
-        inner_split(np.arange(32), blocks, guard_blocks=-1)
-    with pytest.raises(ValueError, match="sorted"):
-        inner_split(np.arange(32)[::-1], blocks)
+    a, b = split_halves(np.arange(32), blocks)
+    assert np.array_equal(np.concatenate([a, b]), np.arange(32))
+    assert blocks[a[-1]] != blocks[b[0]] and a.size == 15
+    a, b = split_halves(np.arange(10), np.zeros(10, int))  # one block: cut in the middle
+    assert a.size == 5 and b.size == 5
+    # Guards: one block on each side of the cut is left out of the scores.
+    assert _guarded_scores(np.arange(32), 15, blocks, 1) == (10, 22)
+    assert _guarded_scores(np.arange(32), 15, blocks, 0) == (15, 15)
 
 
 @pytest.mark.parametrize("n_train, n_features", [(60, 12), (25, 40)])  # primal and dual forms
@@ -167,25 +143,28 @@ def _explicit_cross_fit(X_layers, Y, blocks, alphas, n_folds, gap, guard):
     """The cross-fitting of DESIGN §6 written as plain loops over scikit-learn fits."""
     n_events, n_targets = Y.shape
     y_hat = np.zeros_like(Y)
-    choice = np.zeros((n_folds, n_targets, 2), int)  # (fold, target, [layer, alpha])
+    choice = np.zeros((n_folds, 2, n_targets, 2), int)  # (fold, half, target, [layer, alpha])
     for f, (train, test) in enumerate(contiguous_folds(blocks, n_folds, gap)):
-        fit, score = inner_split(train, blocks, guard)
+        half_a, _ = split_halves(test, blocks)
+        n_a = half_a.size
+        a_end, b_start = _guarded_scores(test, n_a, blocks, guard)
         for t in range(n_targets):
-            best = (-np.inf, None)
+            best = [(-np.inf, None, None), (-np.inf, None, None)]
             for li, X in enumerate(X_layers):
-                scaler = StandardScaler().fit(X[fit])
+                scaler = StandardScaler().fit(X[train])
                 for ai, alpha in enumerate(alphas):
-                    model = Ridge(alpha=alpha).fit(scaler.transform(X[fit]), Y[fit, t])
-                    r = np.corrcoef(model.predict(scaler.transform(X[score])), Y[score, t])[0, 1]
-                    if r > best[0]:
-                        best = (r, (li, ai))
-            li, ai = best[1]
-            scaler = StandardScaler().fit(X_layers[li][train])
-            model = Ridge(alpha=alphas[ai]).fit(scaler.transform(X_layers[li][train]),
-                                                Y[train, t])
-            p = model.predict(scaler.transform(X_layers[li][test])) - Y[train, t].mean()
-            y_hat[test, t] = p / p.std()  # unit scale per fold
-            choice[f, t] = best[1]
+                    model = Ridge(alpha=alpha).fit(scaler.transform(X[train]), Y[train, t])
+                    p = model.predict(scaler.transform(X[test])) - Y[train, t].mean()
+                    y = Y[test, t]
+                    r_b = np.corrcoef(p[b_start:], y[b_start:])[0, 1]
+                    r_a = np.corrcoef(p[:a_end], y[:a_end])[0, 1]
+                    if r_b > best[0][0]:
+                        best[0] = (r_b, p[:n_a], (li, ai))
+                    if r_a > best[1][0]:
+                        best[1] = (r_a, p[n_a:], (li, ai))
+            y_hat[test[:n_a], t] = best[0][1] / best[0][1].std()  # unit scale per half
+            y_hat[test[n_a:], t] = best[1][1] / best[1][1].std()
+            choice[f, 0, t], choice[f, 1, t] = best[0][2], best[1][2]
     return y_hat, choice
 
 
@@ -209,31 +188,6 @@ def test_cross_fit_matches_explicit_loop(rng):
     # The float32 path agrees with the float64 one.
     res32 = cross_fitted_predictions(X_layers, Y, blocks, alphas, n_folds=3, n_targets_batch=4)
     np.testing.assert_allclose(res32.y_hat, res.y_hat, atol=1e-4)
-
-
-@pytest.mark.parametrize("highpass_s", [None, 40.0])
-@pytest.mark.parametrize("training", ["cyclic", "sparse-cyclic"])
-def test_no_scored_response_enters_its_own_prediction_or_choice(rng, training, highpass_s):
-    """Changing every response outside fold f's training set (fold f's own included) leaves
-    fold f's predictions and its (layer, alpha) choice as they were: the fit and the inner
-    choice see the training set only, so the shift and swap tests' one-way dependence holds."""
-    n_events, n_targets = 200, 5
-    blocks = np.repeat(np.arange(20), 10)
-    times = np.arange(n_events, dtype=float)
-    X_layers = [_ar(rng, (n_events, 6), 0.8) for _ in range(3)]
-    Y = X_layers[1] @ rng.standard_normal((6, n_targets)) + _ar(rng, (n_events, n_targets), 0.8)
-    kw = dict(n_folds=7, dtype=torch.float64, training=training, highpass_s=highpass_s,
-              times_s=times)
-    res = cross_fitted_predictions(X_layers, Y, blocks, ALPHAS, **kw)
-    for f, (train, test) in enumerate(res.folds):
-        outside = np.setdiff1d(np.arange(n_events), train)
-        Y2 = Y.copy()
-        Y2[outside] = 3 * rng.standard_normal((outside.size, n_targets)) + 5
-        res2 = cross_fitted_predictions(X_layers, Y2, blocks, ALPHAS, **kw)
-        np.testing.assert_allclose(res2.y_hat[test], res.y_hat[test], atol=1e-10)
-        np.testing.assert_array_equal(res2.choice_layer[f], res.choice_layer[f])
-        np.testing.assert_array_equal(res2.choice_alpha[f], res.choice_alpha[f])
-        assert not np.allclose(res2.y_hat, res.y_hat)  # the change reached other folds
 
 
 def test_banded_with_equal_ratios_is_plain_ridge(rng):

@@ -3,15 +3,11 @@
 Events are grouped into contiguous blocks of ``events.block_s`` s of movie (``assign_blocks``),
 the unit of every resampling. Three uses of the blocks set minimums (docs/DESIGN.md §6):
 
-- **Cross-fit folds** (``encoding.folds``): every fold must hold at least 2 blocks, and the fold
-  after it more than ``gap_blocks`` blocks so the purge leaves training events: each training set
-  (the folds after its test fold, less the purged gap) is cut in two at a block boundary for the
-  inner choice of (layer, alpha) (``encoding.folds.inner_split``). A training set of few
-  blocks (about ``2 * (1 + guard_blocks)``; the cut falls near its middle event) keeps fewer
-  guard blocks between its two parts than ``guard_blocks``, or is cut inside a block: a warning
-  (the encoding job, which knows the folds, checks the guard each training set actually keeps),
-  not a refusal, because the choice then favours candidates that fit noise autocorrelated
-  across the cut, which costs power, not validity: it sees only training events.
+- **Cross-fit folds** (``encoding.folds``): every fold must hold at least 2 blocks so that its
+  halves A and B are cut at a block boundary (a split block would let the selection on one half
+  score on the same block it predicts), and the fold after it more than ``gap_blocks`` blocks so
+  the purge leaves training events. With fewer than ``2 * (1 + guard_blocks)`` blocks in a fold
+  the guard blocks around the A/B cut protect at most one side (a warning, not a refusal).
 - **Circular-shift test** (``encoding.blockstats.permutation_p``): within a trial of ``n_t``
   events whose longest block has ``g``, the admissible shifts are ``g .. n_t - g``
   (``n_t - 2 g + 1`` of them). A trial with none (a single block, or one block over half of its
@@ -33,8 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["min_swap_blocks", "min_fold_blocks", "cyclic_training_folds", "trial_shifts",
-           "BlockDesign",
+__all__ = ["min_swap_blocks", "min_fold_blocks", "cyclic_training_folds", "trial_shifts", "BlockDesign",
            "check_block_design"]
 
 
@@ -55,8 +50,8 @@ def cyclic_training_folds(n_folds: int, training: str) -> int:
 
 
 def min_fold_blocks(n_folds: int, gap_blocks: int = 1) -> int:
-    """Fewest blocks for ``n_folds`` folds of at least 2 blocks whose training survives the purge
-    of ``gap_blocks`` blocks: ``n_folds * max(2, gap_blocks + 1)``."""
+    """Fewest blocks for ``n_folds`` folds of two block-aligned halves whose training survives
+    the purge of ``gap_blocks`` blocks: ``n_folds * max(2, gap_blocks + 1)``."""
     return int(n_folds) * max(2, int(gap_blocks) + 1)
 
 
@@ -94,8 +89,8 @@ class BlockDesign:
     problems : list of str
         Each would make a fit or a test invalid or impossible; a run must stop.
     warnings : list of str
-        Each weakens a test (a trial left unshifted, an exact test coarser than asked) or the
-        inner choice (a training set too small for its guard); the run goes on.
+        Each weakens a test (a trial left unshifted, an exact test coarser than asked, a fold
+        too small for its guard blocks); the run goes on.
     unshifted_trials : list of int
         Trial labels whose events the circular-shift test leaves unshifted.
     n_blocks : int
@@ -113,8 +108,7 @@ class BlockDesign:
 def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
                        fdr_q: float = 0.05, gap_blocks: int = 1, guard_blocks: int = 1,
                        block_s: float | None = None, what: str = "",
-                       fold_blocks: list[int] | None = None,
-                       inner_guards: list[int] | None = None) -> BlockDesign:
+                       fold_blocks: list[int] | None = None) -> BlockDesign:
     """Check that a subject's block design allows the cross-fit and both tests.
 
     Parameters
@@ -139,9 +133,6 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
     fold_blocks : list of int or None
         Blocks in each fold as cut by ``contiguous_folds`` (the encoding job passes them); None
         checks only the total (``check-data``).
-    inner_guards : list of int or None
-        Guard blocks each fold's inner cut actually keeps (``encoding.folds.inner_guard``); None
-        skips the check.
 
     Returns
     -------
@@ -166,26 +157,23 @@ def check_block_design(blocks, trials, *, n_folds: int, n_permutations: int,
     need_folds = min_fold_blocks(n_folds, gap_blocks)
     if n_blocks < need_folds:
         out.problems.append(
-            f"{who}{n_blocks} blocks{setting}; {n_folds} folds (encoding.folds) of at least 2 "
-            f"blocks each with a {gap_blocks}-block gap need at least {need_folds} blocks. "
+            f"{who}{n_blocks} blocks{setting}; {n_folds} folds (encoding.folds) of two halves cut "
+            f"at block boundaries with a {gap_blocks}-block gap need at least {need_folds} blocks. "
             "Use shorter blocks or fewer folds.")
     elif fold_blocks is not None:
         small = [f for f, k in enumerate(fold_blocks) if k < 2]
         if small:
             out.problems.append(
                 f"{who}fold(s) {small} hold a single block{setting} (blocks per fold: "
-                f"{list(fold_blocks)}); every fold needs at least 2 so that the training sets "
-                "it belongs to keep blocks on both sides of their inner cut. Use shorter blocks "
-                "or fewer folds.")
-    if inner_guards is not None:
-        weak = [f for f, k in enumerate(inner_guards) if k < guard_blocks]
+                f"{list(fold_blocks)}); every fold needs at least 2 so its halves are cut at a "
+                "block boundary. Use shorter blocks or fewer folds.")
+        guarded = 2 * (1 + guard_blocks)
+        weak = [f for f, k in enumerate(fold_blocks) if 2 <= k < guarded]
         if weak:
             out.warnings.append(
-                f"{who}the training set(s) of fold(s) {weak} are too short for the inner choice "
-                f"of (layer, alpha) to keep its {guard_blocks} guard block(s) (guard blocks "
-                f"kept per fold: {list(inner_guards)}): noise autocorrelated across their inner "
-                "cut can favour candidates that fit it (power, not validity). Use shorter "
-                "blocks or fewer folds.")
+                f"{who}fold(s) {weak} hold fewer than {guarded} blocks (blocks per fold: "
+                f"{list(fold_blocks)}): the {guard_blocks} guard block(s) around their A/B cut "
+                "protect only one side of it.")
     # Block-swap test.
     need_swap = min_swap_blocks(n_permutations)
     if n_blocks < need_swap:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         r_from_totals,
         residual_block_autocorr,
     )
-    from .folds import block_runs, contiguous_folds, inner_split
+    from .folds import block_runs, contiguous_folds, split_halves
     from .ridge import (
         CrossFitResult,
         cross_fitted_predictions,
@@ -38,7 +38,7 @@ __all__ = [
     "get_device",
     "block_runs",
     "contiguous_folds",
-    "inner_split",
+    "split_halves",
     "solve_ridge_svd",
     "cross_fitted_predictions",
     "cross_fitted_banded_predictions",

@@ -71,8 +71,8 @@ def cross_fitted_banded_predictions(X_spaces: Sequence[np.ndarray], Y: np.ndarra
     Each candidate ratio vector ``rho`` is solved as plain ridge on the standardised
     concatenation with band ``b`` scaled by ``1 / sqrt(rho_b)``, which penalises band ``b`` by
     ``alpha * rho_b``; one decomposition per candidate and fold gives every alpha. Candidates play
-    the role of layers in :func:`cross_fitted_predictions`: each fold uses the (candidate, alpha)
-    that scores best inside its training set.
+    the role of layers in :func:`cross_fitted_predictions`: each half uses the (candidate, alpha)
+    that maximises r on the other half.
 
     Parameters
     ----------

@@ -323,7 +323,7 @@ def residual_block_autocorr(sums: np.ndarray, block_trials=None) -> np.ndarray:
 
     The residual is ``y - (a + b ŷ)`` with ``a, b`` the least-squares fit over all events
     (from the total sums): the cross-fitted ŷ carries no intercept and is unit-scaled per
-    fold, so the raw difference ``y - ŷ`` would mostly measure ŷ's own scale and offsets
+    half-fold, so the raw difference ``y - ŷ`` would mostly measure ŷ's own scale and offsets
     (on the demo that inflated the median diagnostic from ~0 to 0.09-0.24).
     Block resampling assumes nearly independent block sums; values above ~0.1 flag targets
     whose residuals are autocorrelated beyond a block (use longer blocks). Means rather than

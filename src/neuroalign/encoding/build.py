@@ -36,7 +36,7 @@ from .blockstats import (
     residual_autocorr_time,
     residual_block_autocorr,
 )
-from .folds import contiguous_folds, inner_guard
+from .folds import contiguous_folds
 from .ridge import CrossFitResult, cross_fitted_predictions
 
 __all__ = ["fit_encoding", "fit_baseline", "read_encoding", "ENCODING_DATASETS"]
@@ -102,17 +102,14 @@ def _check_design(config: dict[str, Any], subject: str, alignment: str, blocks: 
     try:
         cut = contiguous_folds(blocks, folds, gap, enc["training"])
         per_fold = [int(np.unique(blocks[test]).size) for _, test in cut]
-        guards = [inner_guard(train, blocks, int(enc.get("guard_blocks", 1)))
-                  for train, _ in cut]
     except ValueError:
-        per_fold = guards = None  # too few blocks: check_block_design says how many
+        per_fold = None  # too few blocks: check_block_design says how many are needed
     design = check_block_design(blocks, trials, n_folds=folds,
                                 n_permutations=int(st["n_permutations"]),
                                 fdr_q=float(st["fdr_q"]), gap_blocks=gap,
                                 guard_blocks=int(enc.get("guard_blocks", 1)),
                                 block_s=float(config["events"]["block_s"]),
-                                what=f"{subject} / {alignment} ({what})", fold_blocks=per_fold,
-                                inner_guards=guards)
+                                what=f"{subject} / {alignment} ({what})", fold_blocks=per_fold)
     if design.problems:
         raise ValueError("; ".join(design.problems))
     for w in design.warnings:

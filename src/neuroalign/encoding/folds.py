@@ -1,9 +1,9 @@
 """Contiguous cross-validation folds that never split a block of events.
 
 Events are in time order; a *block* is a contiguous run of events (default 30 s of movie) that
-the statistics resample as a unit. Folds, and the two parts of each training set used for the
-inner choice of (layer, alpha), are cut at block boundaries so that no block straddles the two
-sides of a cut: autocorrelation within a block would otherwise leak information across it.
+the statistics resample as a unit. Folds and the halves used for cross-fitted selection are cut
+at block boundaries so that no block straddles training and evaluation data: autocorrelation
+within a block would otherwise leak information across the cut.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ def block_runs(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 TRAINING_SCHEMES = ("cyclic", "sparse-cyclic", "all")
-
 
 
 def contiguous_folds(blocks: np.ndarray, n_folds: int = 5, gap_blocks: int = 0,
@@ -141,76 +140,35 @@ def contiguous_folds(blocks: np.ndarray, n_folds: int = 5, gap_blocks: int = 0,
     return folds
 
 
-def _training_block_starts(train_idx: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    """Positions in ``train_idx`` where a block starts. A block also starts where the training
-    set skips events (a purged gap, the wrap of cyclic training), even if the label goes on."""
-    labels = np.asarray(blocks)[train_idx]
-    return np.flatnonzero(np.r_[True, (labels[1:] != labels[:-1]) | (np.diff(train_idx) != 1)])
+def split_halves(test_idx: np.ndarray, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a held-out fold into two contiguous halves A (earlier) and B (later).
 
-
-def inner_guard(train_idx: np.ndarray, blocks: np.ndarray, guard_blocks: int = 1) -> int:
-    """Whole blocks :func:`inner_split` actually leaves out between its two parts.
-
-    ``guard_blocks`` when the scored part keeps at least one block besides them; fewer in a
-    training set of few blocks (the cut falls near the middle event, so the scored part holds
-    about half of them); 0 when the set is cut inside a block.
-    """
-    train_idx = np.asarray(train_idx)
-    fit_idx, score_idx = inner_split(train_idx, blocks, guard_blocks)
-    cut, score_end = train_idx.size - fit_idx.size, score_idx.size
-    starts = _training_block_starts(train_idx, blocks)
-    if not np.isin(cut, starts):
-        return 0
-    return int(((starts >= score_end) & (starts < cut)).sum())
-
-
-def inner_split(train_idx: np.ndarray, blocks: np.ndarray,
-                guard_blocks: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a training set in two for the inner choice of (layer, alpha).
-
-    The training events (sorted) are cut at the block boundary closest to their middle event
-    among those with at least ``guard_blocks + 1`` blocks before them (any boundary if none
-    has); the later part fits every candidate and the earlier part scores them. The
-    ``guard_blocks`` blocks just before the cut are left out of both, so that noise
-    autocorrelated across the cut cannot favour the candidates that fit it (each part keeps at
-    least one block, so a short training set keeps fewer: :func:`inner_guard`). A training set
-    of a single block is cut at its middle event, with no guard.
+    The cut is at the block boundary inside the fold closest to its middle event; a fold of a
+    single block is cut at its middle event (the only case where a block is split).
 
     Parameters
     ----------
-    train_idx : array of shape (n_train,)
-        Sorted event indices of a fold's training set.
+    test_idx : array of shape (n_test,)
+        Sorted, contiguous event indices of the fold.
     blocks : array of shape (n_events,)
         Block label of every event.
-    guard_blocks : int
-        Blocks left out between the two parts.
 
     Returns
     -------
-    fit_idx : array of shape (n_fit,)
-        The later part: the candidates are fitted on it.
-    score_idx : array of shape (n_score,)
-        The earlier part, less the guard: the candidates are scored on it.
+    half_a : array of shape (n_a,)
+    half_b : array of shape (n_test - n_a,)
     """
-    train_idx = np.asarray(train_idx)
-    if int(guard_blocks) != guard_blocks or guard_blocks < 0:
-        raise ValueError(f"'guard_blocks' must be a non-negative integer, got {guard_blocks!r}.")
-    if train_idx.size < 4:
-        raise ValueError(f"A training set needs at least 4 events to choose (layer, alpha) "
-                         f"inside it, got {train_idx.size}.")
-    if np.any(np.diff(train_idx) <= 0):
-        raise ValueError("'train_idx' must be sorted and unique.")
-    starts = _training_block_starts(train_idx, blocks)
-    inner = starts[(starts >= 2) & (starts <= train_idx.size - 2)]
-    if inner.size == 0:
-        cut = train_idx.size // 2
-        return train_idx[cut:], train_idx[:cut]
-    # Nearest the middle among the cuts that leave the scored part a block besides the guard;
-    # with too few blocks for any, nearest the middle (the guard then shrinks).
-    room = np.searchsorted(starts, inner) >= int(guard_blocks) + 1  # blocks before each cut
-    pool = inner[room] if room.any() else inner
-    cut = int(pool[np.argmin(np.abs(pool - train_idx.size / 2))])
-    before = starts[starts < cut]  # the blocks of the scoring part
-    keep = max(before.size - int(guard_blocks), 1)  # blocks of it that are scored
-    score_end = int(before[keep]) if keep < before.size else cut
-    return train_idx[cut:], train_idx[:score_end]
+    test_idx = np.asarray(test_idx)
+    if test_idx.size < 4:
+        raise ValueError(f"A held-out fold needs at least 4 events to be cut in halves whose r "
+                         f"is defined, got {test_idx.size}.")
+    if np.any(np.diff(test_idx) != 1):
+        raise ValueError("'test_idx' must be sorted and contiguous.")
+    fold_blocks = np.asarray(blocks)[test_idx]
+    boundaries = np.flatnonzero(fold_blocks[1:] != fold_blocks[:-1]) + 1
+    # Halves need >= 2 events each for their r to be defined.
+    boundaries = boundaries[(boundaries >= 2) & (boundaries <= test_idx.size - 2)]
+    middle = test_idx.size / 2
+    cut = (int(boundaries[np.argmin(np.abs(boundaries - middle))]) if boundaries.size
+           else test_idx.size // 2)
+    return test_idx[:cut], test_idx[cut:]

@@ -4,9 +4,9 @@ Pure functions do the math (torch, on the device chosen once by :func:`get_devic
 
 - :func:`solve_ridge_svd` — predictions for every alpha from one decomposition of the
   standardised training features;
-- :func:`cross_fitted_predictions` — docs/DESIGN.md §6: K contiguous folds; inside each fold's
-  training set every layer × alpha is fitted on one part and scored on the other, and the
-  (layer, alpha) that scores best, refitted on the whole training set, predicts the fold;
+- :func:`cross_fitted_predictions` — docs/DESIGN.md §6: K contiguous folds, every layer × alpha fitted
+  on the training events, the held-out fold cut into halves A and B, half A predicted with the
+  (layer, alpha) that maximises r on half B and vice versa;
 - the linear-integration baselines (banded ridge, concat) live in :mod:`.baselines`.
 
 The decomposition: with standardised training features ``X = U S Vᵀ``, ridge predictions are
@@ -29,7 +29,7 @@ from neuroalign.utils import logger
 from ._backend import as_tensor, get_device
 from .blockstats import r_from_totals
 from .detrend import SlowProjector, check_highpass, segment_runs
-from .folds import contiguous_folds, inner_split
+from .folds import contiguous_folds, split_halves
 
 # Intermediate memory of one batch of targets, used when ``n_targets_batch`` is None.
 DEFAULT_BATCH_BYTES = 256 * 2**20
@@ -154,15 +154,6 @@ def solve_ridge_svd(X_train, Y_train, X_test, alphas, column_scale=None,
     return out
 
 
-def _predict_one_alpha(A: torch.Tensor, B: torch.Tensor, lam: torch.Tensor,
-                       alpha: torch.Tensor, Y_centered: torch.Tensor) -> torch.Tensor:
-    """Centred ridge predictions with one alpha per target, tensor of shape (n_test, n_batch).
-
-    ``alpha`` : tensor of shape (n_batch,).
-    """
-    return A @ ((B @ Y_centered) / (lam[:, None] + alpha[None, :]))
-
-
 def _pearson_columns(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Pearson r along the event axis (-2); 0 where either side is constant.
 
@@ -198,28 +189,29 @@ class CrossFitResult:
     Attributes
     ----------
     y_hat : array of shape (n_events, n_targets), float32
-        One out-of-sample prediction per event whose (layer, alpha) were chosen inside its
-        fold's training set, never on the held-out events. It is the prediction *minus its
+        One out-of-sample prediction per event whose (layer, alpha) were chosen on the other
+        half of its held-out fold, never on the event itself. It is the prediction *minus its
         fold's training-response mean* (the intercept): r is invariant to a constant shared by
         all events, whereas fold-specific training means step between folds against the
         held-out means (the training mean is high where the held-out fold's is low) and bias
         pooled out-of-sample r downwards on null data (by -0.04 in our no-leakage test).
-        Each fold's predictions are also divided by their own standard deviation over the
-        fold: selection by r is blind to scale, and near-tied alphas give predictions of very
-        different amplitude, which would weigh folds arbitrarily in the pooled r and in block
-        swaps between models. The rescaling uses ŷ only, so no response information enters.
+        Each half's predictions are also divided by their own standard deviation over the
+        half: selection by r is blind to scale, and near-tied alphas give predictions of very
+        different amplitude, which would weigh halves arbitrarily in the pooled r (in our
+        recovery test r fell from 0.49 to 0.39 without this) and in block swaps between
+        models. The rescaling uses ŷ only, so no response information enters.
     r : array of shape (n_targets,)
         Pearson r of ``y_hat`` and the responses over all events.
     layer_r : array of shape (n_layers, n_targets)
         Out-of-sample r of each layer alone, with its own cross-fitted alpha.
     layer : array of shape (n_targets,), int
-        Modal layer (index into the feature spaces/candidates) over the ``n_folds`` folds.
+        Modal layer (index into the feature spaces/candidates) over the ``2 * n_folds`` halves.
     alpha : array of shape (n_targets,)
-        Modal alpha over the folds that chose ``layer``.
-    choice_layer : array of shape (n_folds, n_targets), int
-        Layer used to predict each fold.
-    choice_alpha : array of shape (n_folds, n_targets), int
-        Index into ``alphas`` of the alpha used for each fold.
+        Modal alpha over the halves that chose ``layer``.
+    choice_layer : array of shape (n_folds, 2, n_targets), int
+        Layer used to predict half A (``[:, 0]``) and half B (``[:, 1]``) of each fold.
+    choice_alpha : array of shape (n_folds, 2, n_targets), int
+        Index into ``alphas`` of the alpha used for each half.
     alphas : array of shape (n_alphas,)
     folds : list of (train_idx, test_idx)
     y_eval : array of shape (n_events, n_targets)
@@ -252,7 +244,7 @@ class CrossFitResult:
 
 def _modal_choice(choice_layer: np.ndarray, choice_alpha: np.ndarray, n_layers: int,
                   n_alphas: int) -> tuple[np.ndarray, np.ndarray]:
-    """Most frequent layer over folds, then most frequent alpha among folds with that layer.
+    """Most frequent layer over halves, then most frequent alpha among halves with that layer.
 
     Ties go to the lower index (earlier layer, smaller alpha).
     """
@@ -266,6 +258,27 @@ def _modal_choice(choice_layer: np.ndarray, choice_alpha: np.ndarray, n_layers: 
     acounts = np.zeros((n_alphas, cl.shape[1]), dtype=np.int64)
     np.add.at(acounts, (ca[mask], cols[mask]), 1)
     return layer, acounts.argmax(0)
+
+
+def _guarded_scores(test: np.ndarray, n_a: int, blocks: np.ndarray,
+                    guard_blocks: int) -> tuple[int, int]:
+    """Positions (within the fold) bounding the events that score each half's candidates.
+
+    Half A is scored on ``[0, a_end)`` and half B on ``[b_start, n_test)``: the ``guard_blocks``
+    blocks on each side of the A/B cut are left out of the scores (each half keeps at least one
+    block), so that noise autocorrelated across the cut cannot favour the candidates that happen
+    to fit it on the other side.
+    """
+    if guard_blocks == 0:
+        return n_a, n_a
+    labels = np.asarray(blocks)[test]
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])  # block starts in the fold
+    a_starts = starts[starts < n_a]
+    b_stops = np.r_[starts[starts > n_a], test.size]
+    a_end = int(a_starts[max(a_starts.size - guard_blocks, 1)]) if a_starts.size > 1 else n_a
+    b_start = (int(b_stops[min(guard_blocks, b_stops.size - 1) - 1]) if b_stops.size > 1
+               else n_a)
+    return a_end, b_start
 
 
 def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.ndarray,
@@ -305,16 +318,13 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
     y_eval = (np.empty(Y.shape, dtype=Y.dtype if Y.dtype.kind == "f" else np.float64) if on_y
               else Y)
     layer_sums = np.zeros((n_layers, 6, n_targets))
-    choice_layer = np.zeros((n_folds, n_targets), dtype=np.int64)
-    choice_alpha = np.zeros((n_folds, n_targets), dtype=np.int64)
+    choice_layer = np.zeros((n_folds, 2, n_targets), dtype=np.int64)
+    choice_alpha = np.zeros((n_folds, 2, n_targets), dtype=np.int64)
     itemsize = torch.finfo(dtype).bits // 8
     for f, (train, test) in enumerate(folds):
-        # The fold's (layer, alpha) is chosen inside its training set (fitted on one part,
-        # scored on the other): the choice uses the same responses as the fit, so with cyclic
-        # training no two folds' predictions depend on each other's responses, through the
-        # fit or through the choice.
-        fit_idx, score_idx = inner_split(train, blocks, guard_blocks)
-        fit_pos, score_pos = np.searchsorted(train, fit_idx), np.searchsorted(train, score_idx)
+        half_a, _ = split_halves(test, blocks)
+        n_a = half_a.size  # test is contiguous: A = test[:n_a], B = test[n_a:]
+        a_end, b_start = _guarded_scores(test, n_a, blocks, guard_blocks)
         if cutoff is not None:
             # Separate projections for the training set and the test fold: no response or
             # feature of one enters the other's slow fit.
@@ -327,63 +337,57 @@ def _cross_fit(designs: Sequence[tuple[np.ndarray, np.ndarray | None]], Y: np.nd
         else:
             Ytr = as_tensor(Y[train], device, dtype)
         Yte = as_tensor(y_eval[test], device, dtype)
-        # The inner parts are slices of the training set high-passed as a whole, so the slow
-        # fit couples them across the guard: a cost to the choice (power), not to validity,
-        # since both parts are training events.
-        fit_t, score_t = (torch.from_numpy(fit_pos).to(device),
-                          torch.from_numpy(score_pos).to(device))
-        Yfit, Yscore = Ytr[fit_t], Ytr[score_t]
-        best = torch.full((n_targets,), -torch.inf, device=device, dtype=dtype)
+        # best[0]: r on B of the prediction kept for A; best[1]: r on A of the one kept for B.
+        best = torch.full((2, n_targets), -torch.inf, device=device, dtype=dtype)
         pred_kept = torch.zeros((test.size, n_targets), device=device, dtype=dtype)
-        cached_X = None
+        cached_X, Xtr0 = None, None
         for li, (X, scale) in enumerate(designs):
             if X is not cached_X:  # banded candidates share X: standardise and Gram once
                 Xtr_f, Xte_f = (hp_train(X[train]), hp_test(X[test])) if on_x else (X[train],
                                                                                     X[test])
-                Xtr_f = as_tensor(Xtr_f, device, torch.float64)
-                Xtr0, Xte0 = _standardize(Xtr_f, as_tensor(Xte_f, device, torch.float64))
-                Xfit0, Xscore0 = _standardize(Xtr_f[fit_t], Xtr_f[score_t])
+                Xtr0, Xte0 = _standardize(as_tensor(Xtr_f, device, torch.float64),
+                                          as_tensor(Xte_f, device, torch.float64))
                 gram0 = Xtr0.T @ Xtr0 if X.shape[1] <= train.size else None
-                gram_fit0 = Xfit0.T @ Xfit0 if X.shape[1] <= fit_idx.size else None
                 cached_X = X
             if scale is None:
                 A, B, lam = _spectral_fit(Xtr0, Xte0, dtype, gram0)
-                A_in, B_in, lam_in = _spectral_fit(Xfit0, Xscore0, dtype, gram_fit0)
             else:
                 s = as_tensor(scale, device, torch.float64)
-                outer = s[:, None] * s[None, :]
-                A, B, lam = _spectral_fit(Xtr0 * s, Xte0 * s, dtype,
-                                          None if gram0 is None else gram0 * outer)
-                A_in, B_in, lam_in = _spectral_fit(Xfit0 * s, Xscore0 * s, dtype,
-                                                   None if gram_fit0 is None
-                                                   else gram_fit0 * outer)
-            k, k_in = A.shape[1], A_in.shape[1]
+                gram = None if gram0 is None else gram0 * s[:, None] * s[None, :]
+                A, B, lam = _spectral_fit(Xtr0 * s, Xte0 * s, dtype, gram)
+            k = A.shape[1]
             batch = _targets_batch(n_targets_batch, n_targets,
-                                   itemsize * (n_alphas * (k_in + score_idx.size) + train.size
-                                               + 4 * test.size + k + k_in))
+                                   itemsize * (n_alphas * (k + test.size) + train.size
+                                               + 4 * test.size + k))
             for start in range(0, n_targets, batch):
                 sl = slice(start, start + batch)
-                # Inner choice: every alpha fitted on one part of the training set, scored
-                # on the other. No intercept: see cross_fitted_predictions (y_hat).
-                preds_in = _predict_all_alphas(A_in, B_in, lam_in, alphas_t,
-                                               Yfit[:, sl] - Yfit[:, sl].mean(0))
-                score, ia = _pearson_columns(preds_in, Yscore[:, sl]).max(0)  # (n_batch,)
-                # The chosen alpha refitted on the whole training set predicts the fold.
-                pred = _predict_one_alpha(A, B, lam, alphas_t[ia],
-                                          Ytr[:, sl] - Ytr[:, sl].mean(0))
-                # Unit scale per fold (from ŷ alone, so no response leaks in): r is blind to
-                # scale within a fold, and near-tied alphas can differ 1000-fold in
-                # amplitude; pooling such folds would let the loud ones drown the quiet ones.
-                pred = _unit_scale(pred)  # (n_test, n_batch)
-                layer_sums[li, :, sl] += _moment_sums(Yte[:, sl], pred)
-                # Across layers, keep the (layer, alpha) with the best inner score.
-                better = score > best[sl]
-                best[sl] = torch.where(better, score, best[sl])
-                pred_kept[:, sl] = torch.where(better[None, :], pred, pred_kept[:, sl])
+                mean = Ytr[:, sl].mean(0)
+                # No intercept: see cross_fitted_predictions (y_hat).
+                preds = _predict_all_alphas(A, B, lam, alphas_t, Ytr[:, sl] - mean)
+                # Alpha for half A chosen on half B, and vice versa (guard blocks excluded).
+                score_a, ia = _pearson_columns(preds[:, b_start:],
+                                               Yte[b_start:, sl]).max(0)  # (n_batch,)
+                score_b, ib = _pearson_columns(preds[:, :a_end], Yte[:a_end, sl]).max(0)
+                nb = score_a.numel()
+                pa = torch.gather(preds[:, :n_a], 0, ia.view(1, 1, nb).expand(1, n_a, nb))[0]
+                pb = torch.gather(preds[:, n_a:], 0,
+                                  ib.view(1, 1, nb).expand(1, test.size - n_a, nb))[0]
+                # Unit scale per half (from ŷ alone, so no response leaks in): r is blind to
+                # scale within a half, so near-tied alphas can differ 1000-fold in amplitude,
+                # and pooling such halves would let the loud ones drown the quiet ones.
+                pred_layer = torch.cat([_unit_scale(pa), _unit_scale(pb)])  # (n_test, n_batch)
+                layer_sums[li, :, sl] += _moment_sums(Yte[:, sl], pred_layer)
+                # Across layers, keep the (layer, alpha) with the best score on the other half.
+                better = torch.stack([score_a, score_b]) > best[:, sl]  # (2, n_batch)
+                best[:, sl] = torch.where(better, torch.stack([score_a, score_b]), best[:, sl])
+                keep = torch.cat([better[0].expand(n_a, nb),
+                                  better[1].expand(test.size - n_a, nb)])
+                pred_kept[:, sl] = torch.where(keep, pred_layer, pred_kept[:, sl])
                 better_np = better.cpu().numpy()
-                cl, ca = choice_layer[f][sl], choice_alpha[f][sl]
+                alpha_np = torch.stack([ia, ib]).cpu().numpy()
+                cl, ca = choice_layer[f][:, sl], choice_alpha[f][:, sl]
                 cl[better_np] = li
-                ca[better_np] = ia.cpu().numpy()[better_np]
+                ca[better_np] = alpha_np[better_np]
         y_hat[test] = pred_kept.cpu().numpy()
         logger.debug("cross-fitted fold %d/%d: %d test events", f + 1, n_folds, test.size)
     total = np.zeros((6, n_targets))
@@ -410,15 +414,12 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
                              trials: np.ndarray | None = None) -> CrossFitResult:
     """Cross-fitted ridge over layers and alphas (docs/DESIGN.md §6).
 
-    For each of ``n_folds`` contiguous folds (never splitting a block), the fold's training set
-    is cut in two at a block boundary (:func:`~neuroalign.encoding.folds.inner_split`): ridge is
-    fitted on the later part for every layer and alpha (one decomposition per layer), each
-    target's (layer, alpha) is the one with the highest r on the earlier part, and that choice,
-    refitted on the whole training set, predicts the fold. Hence every event gets exactly one
-    prediction, from a model and a choice that never saw the fold's responses. Choosing on
-    held-out halves of the fold itself (half A's choice scored on half B and B's on A, before
-    2026-12-04) made the halves' scores correlate (+0.18 with 13 layers x 7 alphas) and the
-    shift test reject 6.4 % at nominal 5 % (README, "Methods of the stats stage").
+    For each of ``n_folds`` contiguous folds (never splitting a block), ridge is fitted on the
+    training events for every layer and alpha from one decomposition per layer. The held-out fold
+    is cut into two contiguous halves A and B (at a block boundary); the predictions for half A
+    use the (layer, alpha) maximising r on half B for that target, and vice versa. Hence every
+    event gets exactly one prediction, from a model that never saw it, with hyperparameters
+    chosen on other events.
 
     Parameters
     ----------
@@ -436,8 +437,8 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
         :func:`~neuroalign.encoding.contiguous_folds`); 1 removes the leak through
         autocorrelation across the fold boundary.
     guard_blocks : int
-        Blocks left out between the two parts of each training set in the inner choice; 1
-        stops noise autocorrelated across the cut from favouring the candidates that fit it.
+        Blocks on each side of the A/B cut left out of the selection scores (they still get
+        predictions); 1 removes the leak through autocorrelation across the cut.
     device : str or torch.device
     n_targets_batch : int or None
         Targets per batch (bounds memory); None sizes batches to ``DEFAULT_BATCH_BYTES``.
@@ -445,11 +446,10 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
         Dtype of the per-target math (the decompositions are float64).
     training : {"cyclic", "sparse-cyclic", "all"}
         Which folds train each fold's model: ``cyclic`` (default) the ``(n_folds - 1) // 2``
-        folds after it, so that the permutation and swap tests hold their level;
-        ``sparse-cyclic`` the ``(n_folds - 1) // 3`` after it, which also leaves no cycle of
-        three folds (with them the shift test rejected 5.9 % with one candidate); ``all``
-        every other fold (ordinary K-fold; those tests are then anti-conservative). See
-        :func:`~neuroalign.encoding.contiguous_folds`.
+        folds after it, so that the permutation and swap tests on the predictions hold their
+        level; ``sparse-cyclic`` the ``(n_folds - 1) // 3`` after it, which also leaves no
+        cycle of three folds (with them the shift test rejected 5.9 % with one candidate);
+        ``all`` every other fold (ordinary K-fold; those tests are then anti-conservative). See :func:`~neuroalign.encoding.contiguous_folds`.
     highpass_s : float or None
         Cut-off period in seconds of the slow-component removal; None or 0 disables it. The
         DCT cosines of longer period (:func:`~neuroalign.encoding.detrend.slow_basis`) are
@@ -467,8 +467,8 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
     Returns
     -------
     result : CrossFitResult
-        ``layer`` and ``alpha`` are the most frequent choice over the ``n_folds`` folds; the
-        predictions themselves use the per-fold choices (``choice_layer``/``choice_alpha``).
+        ``layer`` and ``alpha`` are the most frequent choice over the ``2 * n_folds`` halves;
+        the predictions themselves use the per-half choices (``choice_layer``/``choice_alpha``).
         ``y_eval`` holds the responses the predictions are scored against.
     """
     designs = [(np.asarray(X), None) for X in X_layers]

@@ -152,10 +152,10 @@ def methods_paragraphs(config: dict[str, Any], models: dict[str, dict[str, Any]]
                       "data). " if training == "cyclic" else ". ")
                    if training != "all" else
                    "Each fold was predicted by a model trained on all other folds. ")
-                + "The layer and penalty of each target were chosen inside each fold's "
-                "training set (fitted on one part of it, scored on the other) and refitted on "
-                "the whole training set, so neither a prediction nor its hyperparameters saw "
-                "the fold's responses. r is the Pearson correlation of the pooled predictions with the "
+                + "The layer and penalty of each target were cross-fitted: each "
+                "held-out fold was split into two halves, each predicted with the "
+                "hyperparameters that were best on the other half, so every prediction is out "
+                "of sample. r is the Pearson correlation of the pooled predictions with the "
                 f"responses; its {st['n_bootstrap']}-resample block-bootstrap interval and a "
                 f"{st['n_permutations']}-shift circular permutation p (r > 0; shifts of at least "
                 "one block) come from "
