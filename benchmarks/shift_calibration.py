@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> None:
                                       args.training)
                           for s in range(args.datasets)])
         se = rates.std(ddof=1) / np.sqrt(rates.size)
-        print(f"{args.folds} folds, {args.training}, {label}: P(p < .05) = {rates.mean():.4f} +- {1.96 * se:.4f} (95 %), "
-              f"{args.datasets} datasets x {args.targets} null targets", flush=True)
+        print(f"{args.folds} folds, {args.training}, {label}: P(p < .05) = {rates.mean():.4f} "
+              f"+- {1.96 * se:.4f} (95 %), {args.datasets} datasets x {args.targets} null "
+              "targets", flush=True)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["min_swap_blocks", "min_fold_blocks", "cyclic_training_folds", "trial_shifts", "BlockDesign",
-           "check_block_design"]
+__all__ = ["min_swap_blocks", "min_fold_blocks", "cyclic_training_folds", "trial_shifts",
+           "BlockDesign", "check_block_design"]
 
 
 def min_swap_blocks(n_permutations: int) -> int:

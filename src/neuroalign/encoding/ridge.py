@@ -449,7 +449,8 @@ def cross_fitted_predictions(X_layers: Sequence[np.ndarray], Y: np.ndarray, bloc
         folds after it, so that the permutation and swap tests on the predictions hold their
         level; ``sparse-cyclic`` the ``(n_folds - 1) // 3`` after it, which also leaves no
         cycle of three folds (with them the shift test rejected 5.9 % with one candidate);
-        ``all`` every other fold (ordinary K-fold; those tests are then anti-conservative). See :func:`~neuroalign.encoding.contiguous_folds`.
+        ``all`` every other fold (ordinary K-fold; those tests are then anti-conservative).
+        See :func:`~neuroalign.encoding.contiguous_folds`.
     highpass_s : float or None
         Cut-off period in seconds of the slow-component removal; None or 0 disables it. The
         DCT cosines of longer period (:func:`~neuroalign.encoding.detrend.slow_basis`) are
