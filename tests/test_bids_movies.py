@@ -115,8 +115,9 @@ def test_bad_bids_input(bids_root, tmp_path):
     events = next((root / "sub-1" / "ieeg").glob("*_events.tsv"))
     table = pd.read_csv(events, sep="\t")
     table.drop(columns="stim_file").to_csv(events, sep="\t", index=False)
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['stim_file'\]"):
+    with pytest.raises(ValueError, match=r"have no 'stim_file'; set config dataset.movie"):
         BIDSMovieDataset(root).movie("sub-1", 0)
+    assert BIDSMovieDataset(root, movie="sim-movie-a").movie("sub-1", 0) == "sim-movie-a"
     table.assign(movie_time=[0.0, "n/a"]).to_csv(events, sep="\t", index=False)
     with pytest.raises(ValueError, match="field 'movie_time' is empty or not a number on 'movie' row 2"):
         BIDSMovieDataset(root).trigger_mapping("sub-1", 0)

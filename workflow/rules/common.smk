@@ -26,7 +26,18 @@ if not Path(NA_CONFIG["dataset"]["root"]).is_dir():
         "`make demo` (or `neuroalign simulate --out data/sim --preset demo`); for your own data "
         "set dataset.root in the config (see data/README.md)."
     )
-DATASET = open_dataset(NA_CONFIG)
+
+def _dataset_error(err):
+    # A dataset the config cannot read stops planning with its message, not a traceback;
+    # check-data lists every such problem at once.
+    files = f"--config {workflow.configfiles[0]}" if workflow.configfiles else ""
+    return WorkflowError(f"{err}\n`neuroalign check-data {files}` lists every problem found.")
+
+
+try:
+    DATASET = open_dataset(NA_CONFIG)
+except (FileNotFoundError, ValueError) as err:
+    raise _dataset_error(err) from None
 
 # Jobs read the resolved config from one file; it is rewritten only when it changes,
 # so its timestamp does not trigger reruns. Params carry the hash of the sections each
@@ -37,12 +48,15 @@ if not RESOLVED_CONFIG.exists() or RESOLVED_CONFIG.read_text() != _text:
     with atomic_path(RESOLVED_CONFIG, suffix=".json") as _tmp:
         _tmp.write_text(_text)
 
-SUBJECTS = selected_subjects(NA_CONFIG, DATASET)
 ALIGNMENTS = NA_CONFIG["events"]["alignments"]
-SUBJECT_MOVIES = {
-    s: sorted({DATASET.movie(s, t) for t in selected_trials(NA_CONFIG, DATASET, s)})
-    for s in SUBJECTS
-}
+try:
+    SUBJECTS = selected_subjects(NA_CONFIG, DATASET)
+    SUBJECT_MOVIES = {
+        s: sorted({DATASET.movie(s, t) for t in selected_trials(NA_CONFIG, DATASET, s)})
+        for s in SUBJECTS
+    }
+except (FileNotFoundError, ValueError) as err:
+    raise _dataset_error(err) from None
 MOVIES = sorted({m for ms in SUBJECT_MOVIES.values() for m in ms})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mne
@@ -22,7 +23,7 @@ from .braintreebank import TriggerMapping, checked_transcript
 from .labels import is_non_neural, parse_label
 
 __all__ = ["ELECTRODE_COLUMNS", "BIDSDataset", "BIDSMovieDataset", "PlaybackMapping",
-           "TRANSCRIPT_SUFFIX"]
+           "TRANSCRIPT_SUFFIX", "TranscriptFiles", "sidecar"]
 
 # Raw-data extensions mne-bids can read; the BrainVision .eeg/.vmrk sidecars are not recordings.
 _RAW_EXTENSIONS = [".vhdr", ".edf", ".EDF", ".bdf", ".BDF", ".set", ".nwb", ".fif", ".mefd"]
@@ -38,6 +39,21 @@ _REGION_COLUMNS = ("region", "anat", "anatomy", "anatomical_label", "destrieux",
 def _read_tsv(path: Path) -> pd.DataFrame:
     # utf-8-sig: some writers put a byte-order mark before the first column name.
     return pd.read_csv(path, sep="\t", na_values=["n/a"], encoding="utf-8-sig")
+
+
+def sidecar(bids_path: mne_bids.BIDSPath, suffix: str, extension: str) -> Path | None:
+    """The sidecar of a recording, found by BIDS inheritance (None when there is none).
+
+    The file named like the recording wins; otherwise the one that drops entities the
+    recording has (``sub-01_task-film_run-1_events.tsv`` for an ``acq-clinical`` run, as in
+    OpenNeuro ds003688), as mne-bids resolves it.
+    """
+    exact = bids_path.copy().update(suffix=suffix, extension=extension).fpath
+    if exact.exists():
+        return Path(exact)
+    found = bids_path.find_matching_sidecar(suffix=suffix, extension=extension,
+                                            on_error="ignore")
+    return Path(found) if found is not None else None
 
 
 class BIDSDataset:
@@ -113,12 +129,30 @@ class BIDSDataset:
             raise FileNotFoundError(f"Recording {bids_path.fpath} does not exist.")
         return mne_bids.read_raw_bids(bids_path, verbose=verbose if verbose else "warning")
 
+    def _acquisitions(self, subject: str) -> set[str | None]:
+        """``acq`` entities of the recordings whose electrodes the table describes."""
+        return {r.acquisition for r in self._recordings_for_channels(subject)}
+
     def _electrodes_file(self, subject: str) -> Path:
         files = sorted((self.root / f"sub-{subject}").rglob("*_electrodes.tsv"))
         if not files:
             raise FileNotFoundError(
                 f"No *_electrodes.tsv for subject {subject!r} under {self.root / f'sub-{subject}'}."
             )
+        acquisitions = self._acquisitions(subject) - {None}
+        if acquisitions:
+            # Simultaneous amplifiers (ds003688: acq-clinical and acq-HDgrid) each have their
+            # own contacts: an electrodes file of another acquisition describes other contacts.
+            def acq_of(path: Path) -> str | None:
+                found = re.search(r"_acq-([a-zA-Z0-9]+)", path.name)
+                return found.group(1) if found else None
+
+            matching = [f for f in files if acq_of(f) in acquisitions or acq_of(f) is None]
+            if not matching:
+                raise FileNotFoundError(
+                    f"sub-{subject}: no *_electrodes.tsv for acquisition "
+                    f"{', '.join(sorted(acquisitions))} (found {', '.join(f.name for f in files)})")
+            files = matching
         # Several spaces may be given; the MNI one is comparable across subjects.
         mni = [f for f in files if any(m in f.name.lower() for m in _MNI_MARKERS)]
         chosen = (mni or files)[0]
@@ -234,9 +268,11 @@ class BIDSDataset:
         """Channel name -> reasons it is not clean (empty when clean), over the recordings used."""
         channels: dict[str, list[str]] = {}
         for bids_path in self._recordings_for_channels(subject):
-            path = bids_path.copy().update(suffix="channels", extension=".tsv").fpath
-            if not path.exists():
-                raise FileNotFoundError(f"{bids_path.basename}: channels file {path} is missing.")
+            path = sidecar(bids_path, "channels", ".tsv")
+            if path is None:
+                expected = bids_path.copy().update(suffix="channels", extension=".tsv").fpath
+                raise FileNotFoundError(f"{bids_path.basename}: channels file {expected} "
+                                        "is missing.")
             table = _read_tsv(path)
             if "name" not in table.columns or "type" not in table.columns:
                 raise ValueError(f"{path.name}: needs columns 'name' and 'type' "
@@ -258,6 +294,76 @@ class BIDSDataset:
 
 
 TRANSCRIPT_SUFFIX = "_transcript.tsv"
+
+
+@dataclass(frozen=True)
+class TranscriptFiles:
+    """A dataset's own word (and sentence) annotation files, read as a transcript.
+
+    Parameters
+    ----------
+    words : str
+        Path of the words table under the dataset root; ``{movie}`` is replaced by the
+        movie id (ds003688: ``stimuli/annotations/sound/sound_annotation_words.tsv``).
+    sentences : str | None
+        Path of a sentences table (same columns); every word joins the last sentence that
+        starts at or before it, which gives language events their context. None: the words
+        table's own ``sentence_idx`` / ``is_onset`` columns, or one sentence.
+    columns : dict
+        The tables' column for each of ``text``, ``start`` and ``end`` (s of movie time);
+        ds003688: ``{text: item, start: onset, end: offset}``.
+    """
+
+    words: str
+    sentences: str | None = None
+    columns: dict = field(default_factory=lambda: {"text": "text", "start": "start",
+                                                   "end": "end"})
+
+    def words_path(self, root: Path, movie: str) -> Path:
+        return Path(root) / self.words.format(movie=movie)
+
+    def paths(self, root: Path, movie: str) -> list[Path]:
+        out = [self.words_path(root, movie)]
+        if self.sentences:
+            out.append(Path(root) / self.sentences.format(movie=movie))
+        return out
+
+    def _table(self, path: Path, movie: str, what: str, needed: tuple[str, ...]) -> pd.DataFrame:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: file not found ({what} of movie {movie!r}, config "
+                                    f"dataset.transcript.{what})")
+        table = _read_tsv(path)
+        wanted = {key: self.columns.get(key, key) for key in needed}
+        missing = [f"{col!r} (for {key})" for key, col in wanted.items() if col not in table]
+        if missing:
+            raise ValueError(f"{path}: column(s) {', '.join(missing)} missing, has "
+                             f"{', '.join(map(str, table.columns))} (config "
+                             "dataset.transcript.columns)")
+        out = table.rename(columns={col: key for key, col in wanted.items()})
+        for key in ("start", "end"):
+            if key in needed:
+                values = pd.to_numeric(out[key], errors="coerce")
+                bad = values.isna() & out[key].notna()
+                if bad.any():
+                    row = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise ValueError(f"{path}: field {wanted[key]!r} is not a number on row "
+                                     f"{row + 1} ({out[key].iloc[row]!r})")
+                out[key] = values
+        return out
+
+    def read(self, root: Path, movie: str) -> pd.DataFrame:
+        """The transcript (``start``, ``end``, ``text``, and ``sentence_idx`` when sentences
+        are given) of one movie."""
+        paths = self.paths(root, movie)
+        words = self._table(paths[0], movie, "words", ("text", "start", "end"))
+        words = words.sort_values("start", kind="stable").reset_index(drop=True)
+        if len(paths) > 1:
+            sentences = self._table(paths[1], movie, "sentences", ("start",))
+            onsets = np.sort(sentences["start"].dropna().to_numpy(float))
+            # Annotations round to the ms: a word that starts its sentence may be 1 ms early.
+            words["sentence_idx"] = np.searchsorted(
+                onsets, words["start"].to_numpy(float) + 1e-3, side="right") - 1
+        return words
 
 
 class PlaybackMapping(TriggerMapping):
@@ -289,18 +395,25 @@ class BIDSMovieDataset(BIDSDataset):
 
     Layout (beyond BIDS-iEEG itself)
     --------------------------------
-    - Subjects are named ``sub-<label>``; each iEEG run of ``task`` (all runs when None) is a
-      trial, numbered by its ``run`` entity (1, 2, ... in file-name order when runs lack
-      distinct numeric ones). Subjects without such a run are not listed.
-    - The run's ``*_events.tsv`` has one row per stretch of continuous movie playback with
-      ``trial_type == movie_trial_type``: ``onset`` (s, recording time), ``duration`` (s),
-      ``stim_file`` (the movie file, e.g. ``stimuli/<movie>.mp4``; the movie id is its stem) and
-      optionally ``movie_time`` (s into the movie at ``onset``; without it the rows play one
-      after another from 0). A pause is a gap in recording time between two rows.
+    - Subjects are named ``sub-<label>``; each iEEG run of ``task`` (all runs when None) and
+      ``acquisition`` (all when None) is a trial, numbered by its ``run`` entity (1, 2, ... in
+      file-name order when runs lack distinct numeric ones). Subjects without such a run are
+      not listed. Runs recorded at once by several amplifiers (the same run under two ``acq``
+      entities) need ``acquisition``; the electrodes file is that acquisition's.
+    - The run's ``*_events.tsv``, found by BIDS inheritance (it may lack the run's ``acq``),
+      has one row per stretch of continuous movie playback with ``trial_type`` in
+      ``movie_trial_type`` (several trial types when the film is cut into labelled blocks, as
+      ds003688's ``music`` / ``speech``): ``onset`` (s, recording time), ``duration`` (s), and
+      optionally ``stim_file`` (the movie file, e.g. ``stimuli/<movie>.mp4``; the movie id is
+      its stem; without it, the ``movie`` parameter) and ``movie_time`` (s into the movie at
+      ``onset``). Without ``movie_time``, rows that abut within ``playback_tolerance_s`` play
+      on from one another and a longer gap is a pause. Rows overlapping by up to the
+      tolerance are trimmed; a longer overlap is an error.
     - The transcript of a movie is ``stimuli/<movie>_transcript.tsv`` under the dataset root
       (tab-separated ``start``, ``end``, ``text`` in s of movie time, and ``sentence_idx``
       or ``is_onset`` to mark sentences, which give language events their context; without
-      either the whole transcript is one sentence).
+      either the whole transcript is one sentence), or the dataset's own annotation files
+      described by ``transcript`` (:class:`TranscriptFiles`).
 
     Parameters
     ----------
@@ -308,31 +421,64 @@ class BIDSMovieDataset(BIDSDataset):
         The dataset root.
     task : str | None
         Task label of the movie runs.
-    movie_trial_type : str
-        ``trial_type`` of the movie-playback rows in ``*_events.tsv``.
+    movie_trial_type : str | list of str
+        ``trial_type`` value(s) of the movie-playback rows in ``*_events.tsv``.
+    acquisition : str | None
+        ``acq`` entity of the runs to read (None: every acquisition, which must then not
+        hold the same run twice).
+    movie : str | None
+        Movie id of runs whose playback rows have no ``stim_file``.
+    pause_trial_types : list of str
+        Trial types whose rows mark a real stop of playback. A gap between playback rows that
+        is exactly a row of any other trial type is refused: it is far more often a block of
+        the film that ``movie_trial_type`` leaves out (ds003688's ``music`` rows between its
+        ``speech`` rows), which would shift every later word.
+    playback_tolerance_s : float
+        How far consecutive playback rows may overlap or fall short of each other (real
+        block logs disagree by milliseconds) and still count as continuous playback.
+    transcript : TranscriptFiles | None
+        Where the words are, when not in ``stimuli/<movie>_transcript.tsv``.
     """
 
     def __init__(self, root: str | Path, task: str | None = None,
-                 movie_trial_type: str = "movie") -> None:
+                 movie_trial_type: str | list[str] = "movie", *,
+                 acquisition: str | None = None, movie: str | None = None,
+                 pause_trial_types: list[str] | tuple[str, ...] = (),
+                 playback_tolerance_s: float = 0.05,
+                 transcript: TranscriptFiles | None = None) -> None:
         super().__init__(root)
         self.task = task
+        self.playback_types = ([movie_trial_type] if isinstance(movie_trial_type, str)
+                               else list(movie_trial_type))
+        if not self.playback_types:
+            raise ValueError("movie_trial_type: at least one trial type is needed, but got []")
         self.movie_trial_type = movie_trial_type
+        self.acquisition = acquisition
+        self.movie_id = movie
+        self.pause_trial_types = list(pause_trial_types)
+        if playback_tolerance_s < 0:
+            raise ValueError(f"playback_tolerance_s must be >= 0, but got {playback_tolerance_s}")
+        self.playback_tolerance_s = float(playback_tolerance_s)
+        self.transcript_files = transcript
         self._headers: dict[Path, mne.io.BaseRaw] = {}
         self._names: dict[str, list[str]] = {}
         self._run_lists: dict[str, list[mne_bids.BIDSPath]] = {}
 
     def __repr__(self) -> str:
-        return f"BIDSMovieDataset({str(self.root)!r}, task={self.task!r})"
+        return (f"BIDSMovieDataset({str(self.root)!r}, task={self.task!r}"
+                + (f", acquisition={self.acquisition!r}" if self.acquisition else "") + ")")
+
+    def _selected(self, runs: list[mne_bids.BIDSPath]) -> list[mne_bids.BIDSPath]:
+        return [r for r in runs if (self.task is None or r.task == self.task)
+                and (self.acquisition is None or r.acquisition == self.acquisition)]
 
     # ------------------------------------------------------------------ index
     def subjects(self) -> list[str]:
-        """Ids (``sub-<label>``, sorted) of the subjects with an iEEG run of ``task``."""
-        out = []
-        for label in super().subjects():
-            runs = super().recordings(label)
-            if any(self.task is None or r.task == self.task for r in runs):
-                out.append(f"sub-{label}")
-        return out
+        """Ids (``sub-<label>``, sorted) of the subjects with an iEEG run of ``task``
+        (and ``acquisition``)."""
+        recordings = super().recordings  # zero-argument super() fails in a comprehension
+        return [f"sub-{label}" for label in super().subjects()
+                if self._selected(recordings(label))]
 
     def _subject(self, subject: str) -> str:
         label = subject.removeprefix("sub-")
@@ -350,13 +496,32 @@ class BIDSMovieDataset(BIDSDataset):
         # Every reader call (one per channel chunk) resolves its run: walk the tree once.
         key = subject.removeprefix("sub-")
         if key not in self._run_lists:
-            runs = self.recordings(subject)
-            if self.task is not None:
-                runs = [r for r in runs if r.task == self.task]
+            every = self.recordings(subject)
+            runs = self._selected(every)
             if not runs:
+                what = " and ".join(
+                    ([f"task {self.task!r} (config dataset.task)"] if self.task else [])
+                    + ([f"acquisition {self.acquisition!r} (config dataset.acquisition)"]
+                       if self.acquisition else []))
+                found = sorted({f"task-{r.task}" + (f"_acq-{r.acquisition}" if r.acquisition
+                                                    else "") for r in every})
                 raise ValueError(f"{self.root}: subject {subject!r} has no iEEG recording"
-                                 + (f" of task {self.task!r} (config dataset.task)"
-                                    if self.task else ""))
+                                 + (f" of {what}" if what else "")
+                                 + (f"; it has {', '.join(found)}" if found else ""))
+            if self.acquisition is None:
+                by_run: dict[tuple, set[str | None]] = {}
+                for r in runs:
+                    by_run.setdefault((r.session, r.task, r.run), set()).add(r.acquisition)
+                twice = {k: v for k, v in by_run.items() if len(v) > 1}
+                if twice:
+                    (ses, task, run), acqs = next(iter(twice.items()))
+                    names = ", ".join(sorted(f"acq-{a}" for a in acqs if a is not None))
+                    raise ValueError(
+                        f"{self.root}: subject {subject!r} has run {run or '(unnumbered)'} of "
+                        f"task {task!r}{f' (ses-{ses})' if ses else ''} under several "
+                        f"acquisitions ({names}): amplifiers recording at once, not separate "
+                        "trials. Choose one with config dataset.acquisition (e.g. "
+                        f"{sorted(a for a in acqs if a is not None)[0]!r}).")
             self._run_lists[key] = runs
         return self._run_lists[key]
 
@@ -437,34 +602,92 @@ class BIDSMovieDataset(BIDSDataset):
         return self._names[label]
 
     # --------------------------------------------------------------- movie runs
+    def events_path(self, subject: str, trial: int) -> Path:
+        """The run's ``*_events.tsv``, found by BIDS inheritance."""
+        run = self._run(subject, trial)
+        path = sidecar(run, "events", ".tsv")
+        if path is None:
+            expected = run.copy().update(suffix="events", extension=".tsv").fpath
+            raise FileNotFoundError(
+                f"{expected}: file not found, nor an events file it inherits (the run's events, "
+                f"with the {self._types_text()} rows that time the movie)")
+        return path
+
+    def _types_text(self) -> str:
+        return " / ".join(map(repr, self.playback_types))
+
     def _movie_rows(self, subject: str, trial: int) -> tuple[pd.DataFrame, Path]:
-        path = self._run(subject, trial).copy().update(suffix="events", extension=".tsv").fpath
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: file not found (the run's events, with the "
-                                    f"{self.movie_trial_type!r} rows that time the movie)")
+        path = self.events_path(subject, trial)
         events = _read_tsv(path)
-        missing = [c for c in ("onset", "duration", "trial_type", "stim_file")
-                   if c not in events.columns]
+        missing = [c for c in ("onset", "duration", "trial_type") if c not in events.columns]
         if missing:
             raise ValueError(f"{path}: missing column(s) {missing}")
-        rows = events[events["trial_type"].astype(str) == self.movie_trial_type]
+        kinds = events["trial_type"].astype(str)
+        rows = events[kinds.isin(self.playback_types)]
         if rows.empty:
-            raise ValueError(f"{path}: no row with trial_type {self.movie_trial_type!r} "
-                             "(config dataset.movie_trial_type)")
-        if rows["stim_file"].isna().any():
-            raise ValueError(f"{path}: field 'stim_file' is empty on a "
-                             f"{self.movie_trial_type!r} row")
+            found = sorted(set(kinds))
+            raise ValueError(f"{path}: no row with trial_type {self._types_text()} (config "
+                             f"dataset.movie_trial_type); its trial types are {found}")
         for col in ("onset", "duration") + (("movie_time",) if "movie_time" in rows else ()):
             values = pd.to_numeric(rows[col], errors="coerce")
             if values.isna().any():
                 row = int(np.flatnonzero(values.isna().to_numpy())[0])
                 raise ValueError(f"{path}: field {col!r} is empty or not a number on "
-                                 f"{self.movie_trial_type!r} row {row + 1}")
+                                 f"{self._types_text()} row {row + 1}")
             rows = rows.assign(**{col: values})
-        return rows.sort_values("onset", kind="stable").reset_index(drop=True), path
+        if "stim_file" not in rows or rows["stim_file"].isna().all():
+            if self.movie_id is None:
+                raise ValueError(f"{path}: the {self._types_text()} rows have no 'stim_file'; "
+                                 "set config dataset.movie to the movie's id (its file name "
+                                 "without extension in movies.root)")
+            rows = rows.assign(stim_file=self.movie_id)
+        elif rows["stim_file"].isna().any():
+            raise ValueError(f"{path}: field 'stim_file' is empty on a {self._types_text()} row")
+        rows = rows.sort_values("onset", kind="stable").reset_index(drop=True)
+        others = events[~kinds.isin(self.playback_types)
+                        & ~kinds.isin(self.pause_trial_types)]
+        self._refuse_left_out_blocks(rows, others, path)
+        return rows, path
+
+    def _refuse_left_out_blocks(self, rows: pd.DataFrame, others: pd.DataFrame,
+                                path: Path) -> None:
+        """A gap between playback rows filled exactly by another trial type's row is a block
+        of the film left out of ``movie_trial_type``, not a pause: refuse it."""
+        onset = rows["onset"].to_numpy(float)
+        end = onset + rows["duration"].to_numpy(float)
+        other_onset = pd.to_numeric(others["onset"], errors="coerce").to_numpy(float)
+        other_end = other_onset + pd.to_numeric(others["duration"], errors="coerce").to_numpy(
+            float)
+        tol = max(self.playback_tolerance_s, 1e-3)
+        for k in range(len(rows) - 1):
+            gap = onset[k + 1] - end[k]
+            if gap <= tol:
+                continue
+            # The gap is covered, within the tolerance at each end, by other rows that abut.
+            inside = (other_onset >= end[k] - tol) & (other_end <= onset[k + 1] + tol) & (
+                other_end - other_onset > tol)
+            if not inside.any():
+                continue
+            spans = sorted(zip(other_onset[inside], other_end[inside], strict=True))
+            covered, reach = True, end[k]
+            for a, b in spans:
+                if a > reach + tol:
+                    covered = False
+                    break
+                reach = max(reach, b)
+            if covered and reach >= onset[k + 1] - tol:
+                kinds = sorted(set(others["trial_type"].astype(str)[inside]))
+                raise ValueError(
+                    f"{path}: the {gap:.1f} s pause in playback after the "
+                    f"{rows['trial_type'].iloc[k]!r} row at onset {onset[k]:.3f} s is exactly "
+                    f"the {', '.join(map(repr, kinds))} row(s) there. If the film plays on "
+                    f"through them, add {', '.join(map(repr, kinds))} to config "
+                    "dataset.movie_trial_type (otherwise every later event is mistimed); if "
+                    "playback really stops, list them in dataset.pause_trial_types.")
 
     def movie(self, subject: str, trial: int) -> str:
-        """Movie id of a run: the stem of its movie rows' ``stim_file``."""
+        """Movie id of a run: the stem of its playback rows' ``stim_file`` (or the
+        configured ``movie`` when they have none)."""
         rows, path = self._movie_rows(subject, trial)
         movies = sorted({Path(str(f)).stem for f in rows["stim_file"]})
         if len(movies) != 1:
@@ -472,20 +695,39 @@ class BIDSMovieDataset(BIDSDataset):
         return movies[0]
 
     def trigger_mapping(self, subject: str, trial: int):
-        """Movie time -> sample from the run's movie rows (one anchor at each row's ends)."""
+        """Movie time -> sample from the run's playback rows (one anchor at each row's ends)."""
         rows, path = self._movie_rows(subject, trial)
         fs = float(self._raw(subject, trial).info["sfreq"])
         onset = rows["onset"].to_numpy(float)
         duration = rows["duration"].to_numpy(float)
+        if (duration <= 0).any():
+            row = int(np.flatnonzero(duration <= 0)[0])
+            raise ValueError(f"{path}: {self._types_text()} row at onset {onset[row]:.3f} s has "
+                             f"duration {duration[row]} (playback rows need a positive one)")
+        tol = self.playback_tolerance_s + 1.0 / fs
+        gap = onset[1:] - (onset[:-1] + duration[:-1])
+        if (gap < -tol).any():
+            k = int(np.flatnonzero(gap < -tol)[0])
+            raise ValueError(
+                f"{path}: {self._types_text()} rows at onsets {onset[k]:.3f} s and "
+                f"{onset[k + 1]:.3f} s overlap by {-gap[k]:.3f} s, more than the "
+                f"{self.playback_tolerance_s} s tolerated (config dataset.playback_tolerance_s)")
         if "movie_time" in rows.columns:
             start = rows["movie_time"].to_numpy(float)
+            if (np.diff(start) < 0).any():
+                raise ValueError(f"{path}: field 'movie_time' goes backwards")
         else:
-            start = np.r_[0.0, np.cumsum(duration)[:-1]]
-        if (duration <= 0).any() or (np.diff(onset) < duration[:-1] - 1.0 / fs).any():
-            raise ValueError(f"{path}: {self.movie_trial_type!r} rows must have positive "
-                             "durations and must not overlap")
-        if (np.diff(start) < 0).any():
-            raise ValueError(f"{path}: field 'movie_time' goes backwards")
+            # Abutting rows (within the tolerance) play on: movie time advances with the
+            # recording, so millisecond disagreements between durations and onsets do not
+            # accumulate over blocks. A longer gap is a pause: movie time resumes where the
+            # previous row ended.
+            start = np.zeros(len(rows))
+            for k in range(1, len(rows)):
+                step = onset[k] - onset[k - 1] if abs(gap[k - 1]) <= tol else duration[k - 1]
+                start[k] = start[k - 1] + step
+        # Trim rows that overlap the next one (within the tolerance): the mapping is monotone.
+        duration = duration.copy()
+        duration[:-1] = np.minimum(duration[:-1], onset[1:] - onset[:-1])
         movie_time = np.column_stack([start, start + duration]).ravel()
         # A stretch starts on a sample: snapping the onset to it keeps the microsecond
         # rounding of events.tsv from moving an event by one sample.
@@ -495,12 +737,47 @@ class BIDSMovieDataset(BIDSDataset):
         pauses = [(float(start[k + 1]), float(g)) for k, g in enumerate(gaps) if g > 0.5]
         return PlaybackMapping(movie_time=movie_time, index=index, fs=fs, pauses=pauses)
 
+    def line_freq(self, subject: str, trial: int) -> tuple[float | None, str]:
+        """Mains frequency of a run from its sidecar (``PowerLineFrequency``).
+
+        Returns
+        -------
+        line_freq : float | None
+            In Hz; None when the sidecar gives none (``n/a``).
+        source : str
+            The sidecar file it was read from, for messages.
+        """
+        run = self._run(subject, trial)
+        json_path = sidecar(run, "ieeg", ".json")
+        if json_path is None:
+            return None, f"{run.basename} (no *_ieeg.json sidecar)"
+        try:
+            value = json.loads(json_path.read_text()).get("PowerLineFrequency")
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{json_path}: not valid JSON ({err})") from err
+        try:
+            return float(value), f"{json_path} PowerLineFrequency"
+        except (TypeError, ValueError):
+            return None, f"{json_path} PowerLineFrequency ({value!r})"
+
     def transcript_path(self, movie: str) -> Path:
-        """``stimuli/<movie>_transcript.tsv`` under the dataset root."""
+        """The words file of a movie: ``stimuli/<movie>_transcript.tsv`` under the dataset
+        root, or the configured annotation file."""
+        if self.transcript_files is not None:
+            return self.transcript_files.words_path(self.root, movie)
         return self.root / "stimuli" / f"{movie}{TRANSCRIPT_SUFFIX}"
+
+    def transcript_inputs(self, movie: str) -> list[Path]:
+        """Every file the transcript of a movie is read from (words, then sentences)."""
+        if self.transcript_files is not None:
+            return self.transcript_files.paths(self.root, movie)
+        return [self.transcript_path(movie)]
 
     def transcript(self, movie: str) -> pd.DataFrame:
         """Words of a movie (``start``, ``end``, ``text``), checked and time-sorted."""
+        if self.transcript_files is not None:
+            return checked_transcript(self.transcript_files.read(self.root, movie),
+                                      self.transcript_path(movie))
         path = self.transcript_path(movie)
         if not path.exists():
             raise FileNotFoundError(f"{path}: file not found (transcript of movie {movie!r})")

@@ -328,10 +328,19 @@ class BrainTreeBank:
                   for i in np.flatnonzero(is_pause)]
         return TriggerMapping(movie_time=mt, index=idx, fs=fs, pauses=pauses)
 
+    def line_freq(self, subject: str, trial: int) -> tuple[float | None, str]:
+        """Mains frequency of a trial: the layout records none, so always None."""
+        return None, f"{self.recording_path(subject, trial).name} (the Brain TreeBank layout " \
+                     "records no mains frequency)"
+
     # -------------------------------------------------------------- transcripts
     def transcript_path(self, movie: str) -> Path:
         """``transcripts/{movie}/features.csv`` under the dataset root."""
         return self.root / "transcripts" / movie / "features.csv"
+
+    def transcript_inputs(self, movie: str) -> list[Path]:
+        """Every file the transcript of a movie is read from."""
+        return [self.transcript_path(movie)]
 
     def transcript(self, movie: str) -> pd.DataFrame:
         """Words of a movie: ``transcripts/{movie}/features.csv``, checked and time-sorted."""

@@ -27,7 +27,7 @@ from ..artifacts import (
 from ..config import config_hash
 from ..io import open_h5_atomic, sha256_file, write_parquet
 from ..utils import logger
-from .bids import BIDSMovieDataset
+from .bids import BIDSMovieDataset, TranscriptFiles
 from .braintreebank import BrainTreeBank
 from .events import (
     detect_scene_cuts,
@@ -43,7 +43,7 @@ from .preprocessing import (
     valid_event_mask,
 )
 
-__all__ = ["open_dataset", "selected_subjects", "selected_trials", "write_events",
+__all__ = ["open_dataset", "resolved_line_freq", "selected_subjects", "selected_trials", "write_events",
            "write_electrodes", "write_responses", "read_responses", "chunk_size",
            "ELECTRODE_COLUMNS"]
 
@@ -52,9 +52,45 @@ def open_dataset(config: dict[str, Any]) -> BrainTreeBank | BIDSMovieDataset:
     """Open the dataset named by ``config['dataset']`` (Brain TreeBank or BIDS-iEEG layout)."""
     ds = config["dataset"]
     if ds["format"] == "bids":
+        words = ds.get("transcript")
+        transcript = None if not words else TranscriptFiles(
+            words=words["words"], sentences=words.get("sentences"),
+            columns={"text": "text", "start": "start", "end": "end",
+                     **(words.get("columns") or {})})
         return BIDSMovieDataset(ds["root"], task=ds.get("task"),
-                                movie_trial_type=ds.get("movie_trial_type", "movie"))
+                                movie_trial_type=ds.get("movie_trial_type", "movie"),
+                                acquisition=ds.get("acquisition"), movie=ds.get("movie"),
+                                pause_trial_types=ds.get("pause_trial_types", []),
+                                playback_tolerance_s=ds.get("playback_tolerance_s", 0.05),
+                                transcript=transcript)
     return BrainTreeBank(ds["root"])
+
+
+def resolved_line_freq(config: dict[str, Any], dataset: BrainTreeBank | BIDSMovieDataset,
+                       subject: str, trial: int) -> float:
+    """The mains frequency to notch in one trial: ``preprocessing.line_freq``, checked
+    against the recording's sidecar, or read from it when the config says ``auto``.
+
+    Raises
+    ------
+    ValueError
+        When ``auto`` finds no ``PowerLineFrequency``, or a configured frequency disagrees
+        with the sidecar's (its harmonics would stay in the high-gamma band).
+    """
+    wanted = config["preprocessing"]["line_freq"]
+    found, source = dataset.line_freq(subject, trial)
+    if wanted == "auto":
+        if found is None:
+            raise ValueError(f"{subject} trial {trial}: config preprocessing.line_freq is "
+                             f"'auto' but {source} gives no mains frequency; set it to 50 or "
+                             "60 (Hz)")
+        return found
+    if found is not None and abs(float(wanted) - found) > 0.5:
+        raise ValueError(f"{subject} trial {trial}: config preprocessing.line_freq is "
+                         f"{wanted:g} Hz but {source} is {found:g} Hz; the notch would leave "
+                         f"the {found:g} Hz harmonics in the band. Set line_freq to {found:g} "
+                         "or 'auto'")
+    return float(wanted)
 
 
 def selected_subjects(config: dict[str, Any], dataset: BrainTreeBank | None = None) -> list[str]:
@@ -117,10 +153,12 @@ def write_events(config: dict[str, Any], movie: str, alignment: str,
     events = make_events(alignment, transcript, cut_times=cuts, fps=fps,
                          context_words=ev["context_words"], block_s=ev["block_s"],
                          duration_s=duration)
-    transcript_path = dataset.transcript_path(movie)
+    inputs = dataset.transcript_inputs(movie)
+    digest = (sha256_file(inputs[0]) if len(inputs) == 1
+              else ",".join(f"{p.name}:{sha256_file(p)}" for p in inputs))
     meta = {"version": __version__, "movie": movie, "alignment": alignment,
             "config_hash": config_hash(config, ["events", "movies"]),
-            "transcript_sha256": sha256_file(transcript_path), "scene_cuts": cuts_source,
+            "transcript_sha256": digest, "scene_cuts": cuts_source,
             "movie_duration_s": duration, "fps": fps}
     write_parquet(events, out, metadata=meta)
     logger.info("%s/%s: %d events in %d blocks -> %s", movie, alignment, len(events),
@@ -245,10 +283,12 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
     out_names: list[str] | None = None
     fs_by_trial, hashes = {}, {}
     bin_centers = None
+    line_freqs: dict[int, float] = {}
     for trial in selected_trials(config, dataset, subject):
         movie = dataset.movie(subject, trial)
         mapping = dataset.trigger_mapping(subject, trial)
         n_samples = dataset.n_samples(subject, trial)
+        line_freqs[int(trial)] = resolved_line_freq(config, dataset, subject, trial)
         all_samples, counts, kept = [], [], {}
         for alignment in alignments:
             events_path = ARTIFACTS.events.in_folder(events_dir, movie=movie, alignment=alignment)
@@ -277,7 +317,7 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
 
         result = preprocess_recording(
             read, names, mapping.fs, np.concatenate(all_samples), reference=pp["reference"],
-            band=pp["band"], line_freq=pp["line_freq"], high_gamma=tuple(pp["high_gamma"]),
+            band=pp["band"], line_freq=line_freqs[int(trial)], high_gamma=tuple(pp["high_gamma"]),
             tmin=pp["tmin"], tmax=pp["tmax"], window_s=pp["window_s"], step_s=pp["step_s"],
             chunk_channels=chunk_size(n_samples, pp["chunk_channels"], pp["memory_mb"]),
             spikes=pp["spikes"], verbose=verbose)
@@ -332,7 +372,9 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
             f.attrs.update({
                 "bin_centers_s": np.asarray(bin_centers, float), "window_s": pp["window_s"],
                 "step_s": pp["step_s"], "tmin": pp["tmin"], "tmax": pp["tmax"],
-                "reference": pp["reference"], "band": pp["band"], "line_freq": pp["line_freq"],
+                "reference": pp["reference"], "band": pp["band"],
+                # Per trial as notched (preprocessing.line_freq 'auto' reads each sidecar).
+                "line_freq": np.array([line_freqs[t] for t in sorted(line_freqs)], float),
                 "spikes_detect": bool(pp["spikes"]["detect"]),
                 "spikes_action": pp["spikes"]["action"],
                 "spikes_threshold": float(pp["spikes"]["threshold"]),

@@ -18,6 +18,15 @@ from .events import assign_blocks, find_movie, make_events, movie_info, read_sce
 
 __all__ = ["check_data", "DataReport"]
 
+# Events a run may miss before check-data refuses it: a recording that stops a little early
+# loses a few; many missing means the playback rows or the transcript are not this run's.
+_MAX_OUTSIDE = 0.05
+
+
+def _timing_source(fmt: str) -> str:
+    return ("the triggers" if fmt == "braintreebank"
+            else "the events.tsv playback rows, config dataset.movie_trial_type")
+
 
 @dataclass
 class DataReport:
@@ -54,7 +63,7 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
     -------
     report : DataReport
     """
-    from .build import open_dataset, selected_subjects, selected_trials
+    from .build import open_dataset, resolved_line_freq, selected_subjects, selected_trials
 
     rep = DataReport()
     ds_cfg = config["dataset"]
@@ -103,11 +112,17 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
             except (FileNotFoundError, ValueError) as err:
                 rep.problems.append(str(err))
                 continue
+            try:
+                line_freq = resolved_line_freq(config, dataset, subject, trial)
+            except ValueError as err:
+                rep.problems.append(str(err))
+                line_freq = None
             pauses = ", ".join(f"{d:.1f} s at movie {t:.1f} s" for t, d in mapping.pauses)
             rep.lines.append(
                 f"  trial {trial}: movie {movie!r}, fs {mapping.fs:.2f} Hz "
                 f"({'from triggers' if fmt == 'braintreebank' else 'from the header'}), "
-                f"{n_samples / mapping.fs:.1f} s recorded, movie pauses: {pauses or 'none'}")
+                f"{n_samples / mapping.fs:.1f} s recorded, movie pauses: {pauses or 'none'}"
+                + (f", mains {line_freq:g} Hz" if line_freq is not None else ""))
             if signal:
                 from .preprocessing import channel_quality
 
@@ -122,12 +137,20 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
             if movie not in movies_checked:
                 movies_checked[movie] = _check_movie(config, dataset, movie, alignments, rep)
             for alignment, times in movies_checked[movie].items():
-                inside = mapping.to_samples(times) >= 0
+                samples = mapping.to_samples(times)
+                inside = (samples >= 0) & (samples < n_samples)
                 late = int((~inside).sum())
                 blocks = assign_blocks(times, config["events"]["block_s"])[inside]
                 designs.setdefault(alignment, []).append((trial, blocks))
                 rep.lines.append(f"    {alignment}: {len(times) - late} events in recording"
-                                 + (f" ({late} after the last trigger, dropped)" if late else ""))
+                                 + (f" ({late} outside playback or the recording, dropped)"
+                                    if late else ""))
+                if times.size and late > _MAX_OUTSIDE * times.size:
+                    rep.problems.append(
+                        f"{subject} trial {trial} / {alignment}: {late} of {times.size} events "
+                        f"({late / times.size:.0%}) of movie {movie!r} fall outside the playback "
+                        f"in the recording (more than {_MAX_OUTSIDE:.0%}): the movie's timing "
+                        f"({_timing_source(fmt)}) or the transcript does not match this run")
         for alignment, parts in designs.items():
             _check_blocks(config, subject, alignment, parts, rep)
         if kept == 0:
@@ -152,6 +175,13 @@ def _check_movie(config: dict[str, Any], dataset, movie: str,
         return counts
     rep.lines.append(f"movie {movie!r}: {path}, {duration:.1f} s at {fps:.2f} fps, "
                      f"{len(transcript)} words")
+    beyond = int((transcript["start"].to_numpy(float) >= duration).sum())
+    if len(transcript) and beyond > _MAX_OUTSIDE * len(transcript):
+        files = ", ".join(map(str, dataset.transcript_inputs(movie)))
+        rep.problems.append(
+            f"movie {movie!r}: {beyond} of {len(transcript)} words ({beyond / len(transcript):.0%})"
+            f" of {files} start after the film's end ({duration:.1f} s, {path}): the transcript "
+            "is not of this film, or its times are not film time")
     ev = config["events"]
     for alignment in alignments:
         cuts = None

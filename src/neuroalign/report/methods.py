@@ -115,8 +115,10 @@ def methods_paragraphs(config: dict[str, Any], models: dict[str, dict[str, Any]]
     band = (f"high-gamma ({pre['high_gamma'][0]}–{pre['high_gamma'][1]} Hz) analytic amplitude"
             if pre["band"] == "high_gamma" else "broadband voltage")
     who = f" of {len(subjects)} subject(s) ({_join(subjects)})" if subjects else ""
+    mains = ("the mains frequency of each recording's BIDS sidecar (PowerLineFrequency)"
+             if pre["line_freq"] == "auto" else f"{pre['line_freq']} Hz")
     data = (f"SEEG recordings{who} from a {ds['format']} dataset [wang2024] were processed "
-            f"with MNE-Python [mne]: notch filtering at {pre['line_freq']} Hz and harmonics, "
+            f"with MNE-Python [mne]: notch filtering at {mains} and harmonics, "
             f"{pre['reference']} re-referencing, {band}, z-scoring per trial, then the mean in "
             f"{pre['window_s'] * 1000:.0f} ms windows every {pre['step_s'] * 1000:.0f} ms from "
             f"{pre['tmin']} s to {pre['tmax']} s around each event ({n_bins} time bins). "

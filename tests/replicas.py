@@ -1,0 +1,208 @@
+"""Small replicas of other labs' published dataset layouts, with synthetic signals.
+
+Only the layout is replicated: file names, entities, sidecar keys, tsv columns and the
+annotation formats as the datasets publish them (read from their public sidecars); every
+number in a recording, every word and every coordinate here is made up.
+
+``build_ds003688``: OpenNeuro ds003688 (Berezutskaya et al. 2022, Sci Data; iEEG while
+watching a 6.5-min film of 13 alternating 30 s music / speech blocks).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# ds003688's film: 13 blocks of 30 s, music first, logged as events in recording time.
+DS003688_BLOCK_S = 30.0
+DS003688_BLOCKS = 13
+DS003688_FILM = "chill"  # a name of our choosing: the dataset distributes no film file
+# Recording time of the first block in the published events of sub-01.
+DS003688_FIRST_ONSET = 21.325
+# Published durations differ from 30 s by a few ms (e.g. 30.001, 30.003, 29.997, 30.051):
+# the replica's rows disagree with their successors' onsets by as much.
+_DURATION_JITTER = (0.0, 0.0, 0.0, 0.0, 0.0, 0.001, 0.0, 0.003, -0.003, 0.0, 0.001, 0.0, 0.051)
+
+_DUTCH = ("pippi wil je mee ontbijten nee ik heb al driemaal ontbeten kleine witje dag pap "
+          "wat gaan we vandaag doen dat kan ik jullie heel precies zeggen tommy en annika "
+          "wieden de aardbeienbedden met een ladder in de tuin").split()
+
+
+def _tsv(path: Path, table: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a", float_format="%.3f")
+
+
+def _json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def ds003688_events(first_onset: float = DS003688_FIRST_ONSET) -> pd.DataFrame:
+    """The film run's events as ds003688 logs them: ``start task``, 13 blocks, ``end task``."""
+    rows = [{"onset": first_onset - 0.019, "duration": 0.0, "trial_type": "start task",
+             "value": 9}]
+    onset = first_onset
+    for k in range(DS003688_BLOCKS):
+        music = k % 2 == 0
+        duration = DS003688_BLOCK_S + _DURATION_JITTER[k]
+        rows.append({"onset": onset, "duration": duration,
+                     "trial_type": "music" if music else "speech", "value": 2 if music else 1})
+        # The next block starts 30 s later: a longer row overlaps it by ms, a shorter one
+        # leaves a gap of ms (both as published).
+        onset = round(onset + DS003688_BLOCK_S + (0.051 if k == DS003688_BLOCKS - 1 else 0.0), 3)
+    rows.append({"onset": onset, "duration": 0.0, "trial_type": "end task", "value": 4})
+    return pd.DataFrame(rows)
+
+
+def ds003688_annotations(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Words and sentences (``item, onset, offset`` in s of film time) inside the speech
+    blocks, as in ``stimuli/annotations/sound/sound_annotation_{words,sentences}.tsv``."""
+    words, sentences = [], []
+    for k in range(1, DS003688_BLOCKS, 2):  # speech blocks: 30-60 s, 90-120 s, ...
+        t = k * DS003688_BLOCK_S + 0.7
+        while t < (k + 1) * DS003688_BLOCK_S - 3.0:
+            n = int(rng.integers(3, 9))
+            items, start = [], t
+            for _ in range(n):
+                duration = float(rng.uniform(0.15, 0.5))
+                item = str(rng.choice(_DUTCH))
+                words.append({"item": item, "onset": round(t, 3),
+                              "offset": round(t + duration, 3)})
+                items.append(item)
+                t += duration + float(rng.uniform(0.0, 0.15))
+            text = " ".join(items).capitalize() + "."
+            sentences.append({"item": text, "onset": round(start, 3),
+                              "offset": words[-1]["offset"]})
+            t += float(rng.uniform(0.4, 1.5))
+    return pd.DataFrame(words), pd.DataFrame(sentences)
+
+
+def _write_run(folder: Path, stem: str, names: list[str], types: list[str], fs: float,
+               duration_s: float, rng: np.random.Generator, *, line_freq: float,
+               manufacturer: str, group: list[str]) -> None:
+    import mne
+
+    n = int(round(duration_s * fs))
+    t = np.arange(n) / fs
+    data = rng.standard_normal((len(names), n)) * 20.0  # µV
+    # Mains hum, as a notch must remove it.
+    data += 15.0 * np.sin(2 * np.pi * line_freq * t)[None, :]
+    mne_types = [{"SEEG": "seeg", "ECOG": "ecog", "ECG": "ecg", "TRIG": "stim"}[k] for k in types]
+    info = mne.create_info(names, fs, mne_types)
+    raw = mne.io.RawArray(data * 1e-6, info, verbose="error")
+    folder.mkdir(parents=True, exist_ok=True)
+    mne.export.export_raw(folder / f"{stem}_ieeg.vhdr", raw, fmt="brainvision", overwrite=True,
+                          verbose="error")
+    counts = {f"{k}ChannelCount": types.count(k) for k in ("SEEG", "ECOG", "ECG") if k in types}
+    _json(folder / f"{stem}_ieeg.json", {
+        "InstitutionName": "replica", "Manufacturer": manufacturer, "TaskName": "film",
+        "TaskDescription": "watching a film alternating speech and music",
+        "SamplingFrequency": fs, "PowerLineFrequency": line_freq, "SoftwareFilters": "n/a",
+        **counts, "iEEGReference": "n/a", "RecordingDuration": duration_s,
+        "RecordingType": "continuous", "ElectricalStimulation": False})
+    _tsv(folder / f"{stem}_channels.tsv", pd.DataFrame({
+        "name": names, "type": types, "units": "µV", "low_cutoff": "n/a", "high_cutoff": 0.15,
+        "reference": "n/a", "group": group, "notch": 0.0, "status": "good",
+        "status_description": "n/a", "sampling_frequency": fs}))
+
+
+def _electrodes(folder: Path, stem: str, names: list[str], rng: np.random.Generator,
+                manufacturer: str) -> None:
+    xyz = rng.uniform(-60, 60, (len(names), 3))
+    _tsv(folder / f"{stem}_electrodes.tsv", pd.DataFrame({
+        "name": names, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "size": 4.155,
+        "manufacturer": manufacturer}))
+    _json(folder / f"{stem}_coordsystem.json", {
+        "iEEGCoordinateSystem": "ACPC", "iEEGCoordinateUnits": "mm",
+        "iEEGCoordinateProcessingDescription": "surface_projection"})
+
+
+def build_ds003688(root: Path, *, fs: float = 256.0, hd_fs: float = 250.0,
+                   seed: int = 0) -> dict:
+    """Write a ds003688-shaped dataset under ``root``.
+
+    Two subjects: ``sub-01`` with SEEG shafts (clinical amplifier only) and ``sub-30`` with a
+    clinical recording and a simultaneous HD grid (``acq-HDgrid``, ``chan1..chan16``) that
+    share one events file. Each has a film run and a rest run; the events files carry no
+    ``acq`` entity (they are inherited), the sidecars say ``PowerLineFrequency: 50`` and
+    the coordinates are ACPC. The sampling rates are lower than published (2048 / 2000 Hz)
+    to keep the tests fast; high gamma (70-110 Hz) stays below Nyquist.
+
+    Returns
+    -------
+    facts : dict
+        ``film_s``, ``first_onset`` (recording time of film time 0), ``subjects``, and
+        the channel names per subject and acquisition.
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    _json(root / "dataset_description.json", {
+        "Name": "replica of the ds003688 layout (synthetic signals)", "BIDSVersion": "1.2.0"})
+    _tsv(root / "participants.tsv", pd.DataFrame({"participant_id": ["sub-01", "sub-30"],
+                                                  "age": [20, 30], "sex": ["F", "M"]}))
+    words, sentences = ds003688_annotations(rng)
+    sound = root / "stimuli" / "annotations" / "sound"
+    _tsv(sound / "sound_annotation_words.tsv", words)
+    _tsv(sound / "sound_annotation_sentences.tsv", sentences)
+    events = ds003688_events()
+    film_s = DS003688_BLOCKS * DS003688_BLOCK_S
+    record_s = DS003688_FIRST_ONSET + film_s + 9.0
+    shafts = {"01": ["AR", "HL", "TP"], "30": ["C", "IH"]}
+    channels: dict[str, dict[str, list[str]]] = {}
+    for label, prefixes in shafts.items():
+        folder = root / f"sub-{label}" / "ses-iemu" / "ieeg"
+        names = [f"{p}{i}" for p in prefixes for i in range(1, 7)]
+        kind = "SEEG" if label == "01" else "ECOG"
+        run_names = names + ["ECG", "TRIG1"]
+        run_types = [kind] * len(names) + ["ECG", "TRIG"]
+        groups = [n.rstrip("0123456789") for n in names] + ["n/a", "n/a"]
+        for task in ("film", "rest"):
+            stem = f"sub-{label}_ses-iemu_task-{task}_acq-clinical_run-1"
+            _write_run(folder, stem, run_names, run_types, fs, record_s if task == "film" else 60,
+                       rng, line_freq=50.0, manufacturer="Micromed", group=groups)
+            table = events if task == "film" else pd.DataFrame(
+                [{"onset": 1.0, "duration": 0.0, "trial_type": "start task", "value": 9}])
+            _tsv(folder / f"sub-{label}_ses-iemu_task-{task}_run-1_events.tsv", table)
+        _electrodes(folder, f"sub-{label}_ses-iemu_acq-clinical", names, rng, "AdTech")
+        channels[f"sub-{label}"] = {"clinical": names}
+        if label == "30":
+            hd = [f"chan{i}" for i in range(1, 17)]
+            stem = f"sub-{label}_ses-iemu_task-film_acq-HDgrid_run-1"
+            _write_run(folder, stem, hd, ["ECOG"] * len(hd), hd_fs, record_s, rng,
+                       line_freq=50.0, manufacturer="BlackRock", group=["HD"] * len(hd))
+            _electrodes(folder, f"sub-{label}_ses-iemu_acq-HDgrid", hd, rng,
+                        "PMT (Chanhassen, MN)")
+            channels[f"sub-{label}"]["HDgrid"] = hd
+    return {"film_s": film_s, "first_onset": DS003688_FIRST_ONSET,
+            "subjects": ["sub-01", "sub-30"], "channels": channels, "words": words,
+            "sentences": sentences}
+
+
+def write_film(path: Path, duration_s: float, *, fps: float = 2.0, size: int = 32,
+               shot_s: float = 7.0, seed: int = 0) -> np.ndarray:
+    """A synthetic film (one flat colour per shot) standing in for a film a dataset does not
+    distribute; returns the cut times (s)."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    n_frames = int(round(duration_s * fps))
+    per_shot = max(1, int(round(shot_s * fps)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=int(round(fps)))
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        colour = rng.integers(0, 256, 3)
+        for f in range(n_frames):
+            if f % per_shot == 0:
+                colour = rng.integers(0, 256, 3)
+            frame = np.broadcast_to(colour.astype(np.uint8), (size, size, 3)).copy()
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return np.arange(per_shot, n_frames, per_shot) / fps

@@ -1,0 +1,209 @@
+"""BIDS-iEEG as other labs publish it: a replica of OpenNeuro ds003688's layout (tests/replicas.py)
+read with config/ds003688.yaml, and the traps a new user of that layout falls into."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from replicas import DS003688_FILM, build_ds003688, write_film
+
+from neuroalign.config import validate_config
+from neuroalign.data.build import (
+    open_dataset,
+    read_responses,
+    write_electrodes,
+    write_events,
+    write_responses,
+)
+from neuroalign.data.check import check_data
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # mne-bids sidecar notes
+
+
+@pytest.fixture(scope="module")
+def replica(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ds003688")
+    facts = build_ds003688(base / "ds003688")
+    cuts = write_film(base / "film" / f"{DS003688_FILM}.mp4", facts["film_s"])
+    (base / "cuts").mkdir()
+    pd.DataFrame({"time_s": cuts}).to_csv(base / "cuts" / f"{DS003688_FILM}.csv", index=False)
+    return base, facts
+
+
+def _config(base, results, *, dataset=None, preprocessing=None, **top):
+    """config/ds003688.yaml with only its roots changed (as the README tells a user)."""
+    cfg = yaml.safe_load((REPO / "config" / "ds003688.yaml").read_text())
+    cfg["dataset"]["root"] = str(base / "ds003688")
+    cfg["movies"]["root"] = str(base / "film")
+    cfg["movies"]["scene_cuts"] = str(base / "cuts")  # skip PySceneDetect: fast and exact
+    cfg["results"] = str(results)
+    cfg["dataset"].update(dataset or {})
+    cfg["preprocessing"].update(preprocessing or {})
+    for key, value in top.items():
+        cfg.setdefault(key, {}).update(value)
+    return validate_config(cfg)
+
+
+def test_example_config_reads_the_published_layout(replica, tmp_path):
+    base, facts = replica
+    cfg = _config(base, tmp_path)
+    ds = open_dataset(cfg)
+    assert ds.subjects() == ["sub-01", "sub-30"]
+    assert ds.trials("sub-30") == [1]  # the clinical run only, not the HD grid's twin
+    assert ds.movie("sub-01", 1) == DS003688_FILM
+    # The events file has no acq entity: it is inherited by the acq-clinical run.
+    assert "acq-" not in ds.events_path("sub-01", 1).name
+    # Film time 0 is the first music row; blocks abut (ms disagreements do not accumulate).
+    mapping = ds.trigger_mapping("sub-01", 1)
+    fs = mapping.fs
+    words = facts["words"]["onset"].to_numpy(float)
+    samples = mapping.to_samples(words)
+    np.testing.assert_allclose(samples / fs, words + facts["first_onset"], atol=1.5 / fs)
+    assert mapping.pauses == []
+    assert (mapping.to_samples(np.array([-0.5, facts["film_s"] + 1.0])) == -1).all()
+    # Electrodes of the chosen acquisition only, in ACPC space (not MNI).
+    table = ds.electrode_table("sub-30")
+    assert set(table["name"]) == set(facts["channels"]["sub-30"]["clinical"]) | {"ECG", "TRIG1"}
+    assert table["space"].eq("native").all()
+    transcript = ds.transcript(DS003688_FILM)
+    assert len(transcript) == len(facts["words"])
+    # Every word belongs to its sentence of the sentences file.
+    assert transcript["sentence_idx"].nunique() == len(facts["sentences"])
+
+    report = check_data(cfg)
+    assert report.ok, report.text()
+    text = report.text()
+    assert "mains 50 Hz" in text
+    assert "outside playback" not in text
+
+
+def test_hd_grid_acquisition_reads_its_own_electrodes(replica, tmp_path):
+    base, facts = replica
+    ds = open_dataset(_config(base, tmp_path, dataset={"acquisition": "HDgrid"}))
+    assert ds.subjects() == ["sub-30"]  # sub-01 recorded no HD grid
+    table = ds.electrode_table("sub-30")
+    assert table["name"].tolist() == facts["channels"]["sub-30"]["HDgrid"]
+    assert table["clean"].all()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    # speech rows alone: the music blocks between them would be read as pauses.
+    ({"dataset": {"movie_trial_type": "speech"}},
+     r"exactly the 'music' row\(s\) there.*dataset.movie_trial_type"),
+    # a mains frequency that is not the recordings'.
+    ({"preprocessing": {"line_freq": 60}},
+     r"line_freq is 60 Hz but .*_ieeg.json PowerLineFrequency is 50 Hz"),
+    # two amplifiers recording one run, read as two trials.
+    ({"dataset": {"acquisition": None}},
+     r"run 1 of task 'film'.*several acquisitions \(acq-HDgrid, acq-clinical\).*"
+     r"dataset.acquisition"),
+    ({"dataset": {"movie": None}}, r"have no 'stim_file'; set config dataset.movie"),
+    ({"dataset": {"transcript": {
+        "words": "stimuli/annotations/sound/sound_annotation_words.tsv"}}},
+     r"sound_annotation_words.tsv: column\(s\) 'text' \(for text\), 'start' \(for start\).*"
+     r"dataset.transcript.columns"),
+])
+def test_published_layout_traps_are_named(replica, tmp_path, change, message):
+    base, _ = replica
+    cfg = _config(base, tmp_path, **change)
+    report = check_data(cfg)
+    assert not report.ok
+    assert any(re.search(message, p) for p in report.problems), report.text()
+
+
+def test_a_real_pause_row_is_accepted_when_declared(replica, tmp_path):
+    base, _ = replica
+    root = tmp_path / "ds"
+    shutil.copytree(base / "ds003688", root)
+    events_file = root / "sub-01/ses-iemu/ieeg/sub-01_ses-iemu_task-film_run-1_events.tsv"
+    cfg = _config(base, tmp_path, dataset={"root": str(root), "movie_trial_type": "speech"})
+    events = pd.read_csv(events_file, sep="\t")
+    # Playback that really stops during the music rows: declared, it is a pause.
+    cfg["dataset"]["pause_trial_types"] = ["music"]
+    mapping = open_dataset(cfg).trigger_mapping("sub-01", 1)
+    assert len(mapping.pauses) == 5  # the music blocks between the 6 speech blocks
+    assert mapping.pauses[0][1] == pytest.approx(30.0, abs=0.01)
+    # Rows overlapping by more than the tolerance are refused, naming the key.
+    events.loc[events["trial_type"] == "music", "duration"] = 30.2
+    events.to_csv(events_file, sep="\t", index=False)
+    cfg = _config(base, tmp_path, dataset={"root": str(root)})
+    with pytest.raises(ValueError, match=r"overlap by 0.200 s.*dataset.playback_tolerance_s"):
+        open_dataset(cfg).trigger_mapping("sub-01", 1)
+
+
+def test_events_outside_the_film_or_the_playback_are_a_problem(replica, tmp_path):
+    base, facts = replica
+    root = tmp_path / "ds"
+    shutil.copytree(base / "ds003688", root)
+    words_file = root / "stimuli/annotations/sound/sound_annotation_words.tsv"
+    words = pd.read_csv(words_file, sep="\t")
+    # A transcript of a longer cut of the film: most words come after this film's end.
+    words.assign(onset=words["onset"] + facts["film_s"] * 0.6,
+                 offset=words["offset"] + facts["film_s"] * 0.6).to_csv(
+        words_file, sep="\t", index=False)
+    report = check_data(_config(base, tmp_path, dataset={"root": str(root)}))
+    assert any("start after the film's end" in p and "sound_annotation_words.tsv" in p
+               for p in report.problems), report.text()
+    # A recording whose playback rows stop halfway: the later events are not in it.
+    words.to_csv(words_file, sep="\t", index=False)
+    events_file = root / "sub-01/ses-iemu/ieeg/sub-01_ses-iemu_task-film_run-1_events.tsv"
+    events = pd.read_csv(events_file, sep="\t")
+    events.iloc[:8].to_csv(events_file, sep="\t", index=False)
+    report = check_data(_config(base, tmp_path, dataset={"root": str(root)}))
+    assert any(p.startswith("sub-01 trial 1 / language") and "fall outside the playback" in p
+               and "dataset.movie_trial_type" in p for p in report.problems), report.text()
+    assert not any(p.startswith("sub-30") for p in report.problems)
+
+
+def test_data_stage_on_the_replica(replica, tmp_path):
+    base, facts = replica
+    cfg = _config(base, tmp_path)
+    events_dir = tmp_path / "movies"
+    for alignment in ("language", "vision"):
+        events = write_events(cfg, DS003688_FILM, alignment,
+                              events_dir / DS003688_FILM / "events" / f"{alignment}.parquet")
+        if alignment == "language":
+            assert len(events) == len(facts["words"])
+            # A word's context is its sentence so far (the sentences file gives the bounds).
+            first = facts["sentences"]["onset"].iloc[1]
+            row = events.loc[np.isclose(events["time_s"], first)].iloc[0]
+            assert row["text"] == row["word"]
+    el = write_electrodes(cfg, "sub-30", tmp_path / "sub-30" / "electrodes.parquet")
+    assert el.loc[el["clean"], "name"].tolist() == facts["channels"]["sub-30"]["clinical"]
+    outs = [tmp_path / "sub-30" / f"{a}.h5" for a in ("language", "vision")]
+    summary = write_responses(cfg, "sub-30", ["language", "vision"],
+                              tmp_path / "sub-30" / "electrodes.parquet", events_dir, outs)
+    assert summary["language"]["events"] == len(facts["words"])
+    responses = read_responses(outs[0])
+    assert responses["electrodes"] == facts["channels"]["sub-30"]["clinical"]
+    np.testing.assert_array_equal(responses["attrs"]["line_freq"], [50.0])
+    assert np.isfinite(responses["responses"]).all()
+
+
+def test_workflow_plans_on_the_replica_and_names_a_trap_without_a_traceback(replica, tmp_path):
+    from workflow_utils import dry_run_jobs, snakemake
+
+    base, _ = replica
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(_config(base, tmp_path / "results")))
+    run = snakemake(tmp_path, good, "-n", "--quiet", "rules")
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = dry_run_jobs(run.stdout) or run.stdout
+    assert "responses" in str(jobs)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(_config(base, tmp_path / "results",
+                                          dataset={"movie_trial_type": "speech"})))
+    run = snakemake(tmp_path, bad, "-n")
+    out = run.stdout + run.stderr  # snakemake prints its errors to either
+    assert run.returncode != 0
+    assert "exactly the 'music' row(s)" in out
+    assert f"neuroalign check-data --config {bad}" in out
+    assert "Traceback" not in out
