@@ -126,7 +126,7 @@ def build_ds003688(root: Path, *, fs: float = 256.0, hd_fs: float = 250.0,
     """Write a ds003688-shaped dataset under ``root``.
 
     Two subjects: ``sub-01`` with SEEG shafts (clinical amplifier only) and ``sub-30`` with a
-    clinical recording and a simultaneous HD grid (``acq-HDgrid``, ``chan1..chan16``) that
+    clinical ECoG recording (a grid and a strip) and a simultaneous HD grid (``acq-HDgrid``, ``chan1..chan16``) that
     share one events file. Each has a film run and a rest run; the events files carry no
     ``acq`` entity (they are inherited), the sidecars say ``PowerLineFrequency: 50`` and
     the coordinates are ACPC. The sampling rates are lower than published (2048 / 2000 Hz)
@@ -151,11 +151,13 @@ def build_ds003688(root: Path, *, fs: float = 256.0, hd_fs: float = 250.0,
     events = ds003688_events()
     film_s = DS003688_BLOCKS * DS003688_BLOCK_S
     record_s = DS003688_FIRST_ONSET + film_s + 9.0
-    shafts = {"01": ["AR", "HL", "TP"], "30": ["C", "IH"]}
+    # sub-01: three depth shafts; sub-30: a 2 x 8 grid named as published (F01, F02, ...;
+    # channels.tsv group F) and a strip IH1..IH6 (group IH).
+    contacts = {"01": [f"{p}{i}" for p in ("AR", "HL", "TP") for i in range(1, 7)],
+                "30": [f"F{i:02d}" for i in range(1, 17)] + [f"IH{i}" for i in range(1, 7)]}
     channels: dict[str, dict[str, list[str]]] = {}
-    for label, prefixes in shafts.items():
+    for label, names in contacts.items():
         folder = root / f"sub-{label}" / "ses-iemu" / "ieeg"
-        names = [f"{p}{i}" for p in prefixes for i in range(1, 7)]
         kind = "SEEG" if label == "01" else "ECOG"
         run_names = names + ["ECG", "TRIG1"]
         run_types = [kind] * len(names) + ["ECG", "TRIG"]

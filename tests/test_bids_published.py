@@ -72,7 +72,8 @@ def test_example_config_reads_the_published_layout(replica, tmp_path):
     # Electrodes of the chosen acquisition only, in ACPC space (not MNI).
     table = ds.electrode_table("sub-30")
     assert set(table["name"]) == set(facts["channels"]["sub-30"]["clinical"]) | {"ECG", "TRIG1"}
-    assert table["space"].eq("native").all()
+    assert table["space"].eq("ACPC").all()  # its label, not passed off as MNI
+    assert table.loc[table["clean"], "hemisphere"].isin(["L", "R"]).all()  # ACPC: RAS, midline
     transcript = ds.transcript(DS003688_FILM)
     assert len(transcript) == len(facts["words"])
     # Every word belongs to its sentence of the sentences file.
@@ -92,6 +93,26 @@ def test_hd_grid_acquisition_reads_its_own_electrodes(replica, tmp_path):
     table = ds.electrode_table("sub-30")
     assert table["name"].tolist() == facts["channels"]["sub-30"]["HDgrid"]
     assert table["clean"].all()
+
+
+def test_grids_are_referenced_within_the_grid(replica, tmp_path):
+    base, facts = replica
+    cfg = _config(base, tmp_path, preprocessing={"reference": "laplacian"})
+    el = write_electrodes(cfg, "sub-30", tmp_path / "electrodes.parquet")
+    grid = el[el["name"].str.startswith("F")]
+    assert grid["type"].eq("ECOG").all() and grid["shaft"].eq("F").all()
+    # Every clean grid and strip contact is kept: none waits for a shaft neighbour.
+    assert el.loc[el["clean"], "name"].tolist() == facts["channels"]["sub-30"]["clinical"]
+    # The table's type and group drive the plan: F08 is referenced to its grid's 16 contacts,
+    # not to F07 and F09 (which the label order would call neighbours).
+    from neuroalign.data.referencing import reference_plan
+
+    plan = reference_plan(el["name"].tolist(), "laplacian", el["clean"].to_numpy(),
+                          kinds=el["type"].tolist(), groups=el["shaft"].tolist())
+    assert np.count_nonzero(plan.weights[plan.out_names.index("F08")]) == 16
+    assert np.count_nonzero(plan.weights[plan.out_names.index("IH3")]) == 6
+    seeg = write_electrodes(cfg, "sub-01", tmp_path / "electrodes01.parquet")
+    assert seeg.loc[seeg["clean"], "type"].eq("SEEG").all()
 
 
 @pytest.mark.parametrize(("change", "message"), [

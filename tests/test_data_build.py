@@ -18,8 +18,9 @@ def test_electrodes_drop_flat_nan_and_corrupted_with_reasons(built):
     _, out, truth, _ = built
     for subject in ("sub_1", "sub_2"):
         el = pd.read_parquet(out / subject / "electrodes.parquet")
-        assert list(el.columns[:11]) == ["name", "shaft", "contact", "x", "y", "z", "space",
-                                         "region", "hemisphere", "clean", "reason"]
+        assert list(el.columns[:12]) == ["name", "shaft", "contact", "type", "x", "y", "z",
+                                         "space", "region", "hemisphere", "clean", "reason"]
+        assert el["type"].eq("SEEG").all()  # the Brain TreeBank layout is depth electrodes
         reasons = dict(zip(el["name"], el["reason"], strict=True))
         for name, kind in truth[subject]["dropped"].items():
             assert not el.loc[el["name"] == name, "clean"].item()

@@ -136,6 +136,57 @@ def test_car_and_none(rng):
     assert none.common is None
 
 
+@pytest.mark.parametrize("reference", ["laplacian", "bipolar"])
+def test_ecog_grids_get_a_common_average_within_the_grid_never_a_shaft_neighbour(rng, reference):
+    # An 8 x 6 grid F01..F48 (row-major: F08 ends row 1, F09 starts row 2), a 4-contact strip
+    # IH1..IH4, a depth shaft A1..A3, and a strip P with one contact.
+    grid = [f"F{i:02d}" for i in range(1, 49)]
+    names = grid + ["IH1", "IH2", "IH3", "IH4", "A1", "A2", "A3", "P01"]
+    kinds = ["ECOG"] * 52 + ["SEEG"] * 3 + ["ecog"]
+    groups = ["F"] * 48 + ["IH"] * 4 + ["A"] * 3 + ["P"]
+    usable = np.ones(len(names), bool)
+    usable[names.index("F20")] = False
+    data = rng.standard_normal((len(names), 200))
+    plan = reference_plan(names, reference, usable, kinds=kinds, groups=groups)
+    out = dict(zip(plan.out_names, plan.weights @ data, strict=True))
+    clean_grid = [i for i, n in enumerate(grid) if n != "F20"]
+    for name in ("F08", "F09", "F48"):
+        i = names.index(name)
+        np.testing.assert_allclose(out[name], data[i] - data[clean_grid].mean(axis=0))
+    np.testing.assert_allclose(out["IH2"], data[names.index("IH2")] - data[48:52].mean(axis=0))
+    # Depth contacts keep the shaft scheme.
+    if reference == "laplacian":
+        np.testing.assert_allclose(out["A2"], data[53] - (data[52] + data[54]) / 2)
+    else:
+        np.testing.assert_allclose(out["A1-A2"], data[52] - data[53])
+    assert "P01" not in out and "has no other clean contact" in plan.dropped["P01"]
+    assert "F20" not in out
+    # Without types every contact is on a shaft: F08's neighbours would be F07 and F09.
+    shafts = reference_plan(names, "laplacian", usable)
+    row = shafts.weights[shafts.out_names.index("F08")]
+    assert np.count_nonzero(row) == 3
+
+
+def test_chunked_grid_reference_matches_the_plan(rng):
+    names = [f"G{i}" for i in range(1, 13)] + ["S1", "S2", "S3"]
+    kinds = ["ECOG"] * 12 + ["SEEG"] * 3
+    x = rng.standard_normal((len(names), 4000)) * 1e-5
+    events = np.array([700, 2000, 3100])
+    calls: list[int] = []
+
+    def read(idx):
+        calls.append(len(idx))
+        return x[idx]
+
+    kwargs = dict(reference="laplacian", kinds=kinds, groups=None, tmin=-0.2, tmax=0.5,
+                  window_s=0.1, band="broadband", line_freq=None)
+    small = preprocess_recording(read, names, FS, events, chunk_channels=3, **kwargs)
+    assert max(calls) <= 3 * 3  # the grid's mean is a chunked pass, as for CAR
+    large = preprocess_recording(read, names, FS, events, chunk_channels=100, **kwargs)
+    assert small.names == large.names == names
+    np.testing.assert_allclose(small.responses, large.responses, atol=1e-6)
+
+
 def test_unknown_reference():
     with pytest.raises(ValueError, match="Allowed values are 'laplacian', 'bipolar', 'car' and "
                                          "'none', but got 'laplace' instead"):

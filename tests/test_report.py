@@ -45,7 +45,7 @@ def _electrodes(names: list[str], space: str, region: str = "superiortemporal") 
     mni = space == "MNI"
     return pd.DataFrame({
         "name": names, "shaft": [("LT" if i < n // 2 else "RA") for i in range(n)],
-        "contact": [i % (n // 2) + 1 for i in range(n)],
+        "contact": [i % (n // 2) + 1 for i in range(n)], "type": "SEEG",
         "x": rng.uniform(-60, 60, n) if mni else np.nan,
         "y": rng.uniform(-60, 40, n) if mni else np.nan,
         "z": rng.uniform(-30, 50, n) if mni else np.nan,

@@ -46,8 +46,8 @@ __all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COL
            "read_table", "read_electrodes", "read_events", "read_sites", "read_pooled_sites",
            "read_comparisons"]
 
-ELECTRODE_COLUMNS = ["name", "shaft", "contact", "x", "y", "z", "space", "region", "hemisphere",
-                     "clean", "reason"]
+ELECTRODE_COLUMNS = ["name", "shaft", "contact", "type", "x", "y", "z", "space", "region",
+                     "hemisphere", "clean", "reason"]
 EVENT_COLUMNS = ["event_id", "time_s", "frame_time_s", "text", "block"]
 COMPARISON_COLUMNS = ["alignment", "comparison", "model_a", "model_b", "electrode", "n_bins",
                       "delta_r", "p", "q", "significant"]

@@ -32,6 +32,8 @@ _IEEG_TYPES = {"SEEG", "ECOG", "DBS"}
 # Coordinate systems in MNI space (fsaverage is MNI305).
 _MNI_MARKERS = ("mni", "icbm", "fsaverage")
 _UNIT_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
+# Non-MNI spaces that are RAS with the origin on the midline, so x < 0 is the left hemisphere.
+_MIDLINE_SPACES = {"acpc", "talairach"}
 # Anatomical label columns found in the wild, in order of preference.
 _REGION_COLUMNS = ("region", "anat", "anatomy", "anatomical_label", "destrieux", "desikan_killiany")
 
@@ -190,10 +192,13 @@ class BIDSDataset:
         Returns
         -------
         electrodes : pandas.DataFrame
-            Columns ``name, shaft, contact, x, y, z, space, region, hemisphere, clean, reason``,
+            Columns ``name, shaft, contact, type, x, y, z, space, region, hemisphere, clean,
+            reason``, ``type`` the channels.tsv type (``SEEG``, ``ECOG``, ...; ``''`` when no
+            recording lists the channel) and ``shaft``, for ECoG, the contact's ``group``;
             one row per channel of the recordings (in recording order), then electrodes that no
             recording lists. Coordinates in mm (NaN where missing), ``space`` ``'MNI'`` or
-            ``'native'``. ``clean`` is False, with a ``reason``, for channels marked bad, of a
+            the coordinate system's own label (``'ACPC'``, ``'Other'``, ...; ``'native'`` when
+            none is given); ``hemisphere`` only in MNI, ACPC and Talairach space. ``clean`` is False, with a ``reason``, for channels marked bad, of a
             non-iEEG type, non-neural by name, or in no recording.
         """
         subject = self._subject(subject)
@@ -227,18 +232,33 @@ class BIDSDataset:
         system = str(coordsystem.get("iEEGCoordinateSystem", ""))
         space_entity = re.search(r"_space-([a-zA-Z0-9]+)", el_file.name)
         space_text = f"{system} {space_entity.group(1) if space_entity else ''}".lower()
-        space = "MNI" if any(m in space_text for m in _MNI_MARKERS) else "native"
+        if any(m in space_text for m in _MNI_MARKERS):
+            space = "MNI"
+        else:  # carried with its label (ds003688: ACPC), never passed off as MNI
+            space = (system or (space_entity.group(1) if space_entity else "")).strip() or \
+                "native"
+        # Left/right from x only where the space is RAS with its origin on the midline.
+        midline = space == "MNI" or space.lower() in _MIDLINE_SPACES
 
         region_col = next((c for c in el.columns if c.lower() in _REGION_COLUMNS), None)
         coords = {name: (row, xyz[i]) for i, (name, row) in enumerate(
             zip(el["name"], el.to_dict("records"), strict=True))}
 
         channels = self._channels(subject)
+        kinds = self._channel_fields(subject)
         names = list(channels) + [n for n in el["name"] if n not in channels]
         rows = []
         for name in names:
             row, (x, y, z) = coords.get(name, ({}, (np.nan, np.nan, np.nan)))
             shaft, contact = parse_label(name)
+            kind, group = kinds.get(name, ("", ""))
+            if not group:
+                value = row.get("group")
+                group = "" if value is None or pd.isna(value) else str(value).strip()
+            if kind == "ECOG" and group:
+                # A grid's or strip's contacts share its `group` (channels.tsv, electrodes.tsv):
+                # the label prefix need not (ds003688 names grids and strips by letter).
+                shaft = group
             reasons = []
             if name in channels:
                 reasons.extend(channels[name])
@@ -248,10 +268,10 @@ class BIDSDataset:
                 reasons.append("non-neural channel (DC/trigger/EKG)")
             region = row.get(region_col) if region_col else None
             rows.append({
-                "name": name, "shaft": shaft, "contact": contact,
+                "name": name, "shaft": shaft, "contact": contact, "type": kind,
                 "x": x, "y": y, "z": z, "space": space,
                 "region": "" if region is None or pd.isna(region) else str(region),
-                "hemisphere": "L" if x < 0 else ("R" if x > 0 else ""),
+                "hemisphere": ("L" if x < 0 else ("R" if x > 0 else "")) if midline else "",
                 "clean": not reasons, "reason": "; ".join(reasons),
             })
         table = pd.DataFrame(rows, columns=ELECTRODE_COLUMNS)
@@ -263,6 +283,19 @@ class BIDSDataset:
 
     def _recordings_for_channels(self, subject: str) -> list[mne_bids.BIDSPath]:
         return self.recordings(subject)
+
+    def _channel_fields(self, subject: str) -> dict[str, tuple[str, str]]:
+        """Channel name -> (type, group) from the recordings' channels.tsv (first listing)."""
+        fields: dict[str, tuple[str, str]] = {}
+        for bids_path in self._recordings_for_channels(subject):
+            path = sidecar(bids_path, "channels", ".tsv")
+            if path is None:
+                continue  # _channels names the missing file
+            for rec in _read_tsv(path).to_dict("records"):
+                group = rec.get("group")
+                group = "" if group is None or pd.isna(group) else str(group).strip()
+                fields.setdefault(str(rec["name"]), (str(rec.get("type", "")).upper(), group))
+        return fields
 
     def _channels(self, subject: str) -> dict[str, list[str]]:
         """Channel name -> reasons it is not clean (empty when clean), over the recordings used."""

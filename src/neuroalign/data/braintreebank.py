@@ -385,6 +385,7 @@ class BrainTreeBank:
             rows.append({
                 "name": name, "index": i, "shaft": shaft,
                 "contact": -1 if contact is None else int(contact),
+                "type": "SEEG",  # the release is depth electrodes only
                 "x": float(x), "y": float(y), "z": float(z),
                 "space": "MNI" if np.isfinite(x) else "native",
                 "region": str(region) if isinstance(region, str) else "",

@@ -193,7 +193,8 @@ def write_electrodes(config: dict[str, Any], subject: str,
             table.loc[at, ["clean", "reason"]] = [False, f"trial {trial}: {reason}"]
     clean = table["clean"].to_numpy()
     plan = reference_plan(table["name"].tolist(), config["preprocessing"]["reference"],
-                          usable=clean)
+                          usable=clean, kinds=table["type"].tolist(),
+                          groups=table["shaft"].tolist())
     for name, reason in plan.dropped.items():
         at = table.index[(table["name"] == name) & table["clean"]]
         table.loc[at, ["clean", "reason"]] = [False, reason]
@@ -272,6 +273,7 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
     if clean.empty:
         raise ValueError(f"{electrodes_path}: no clean electrode for {subject}")
     names = clean["name"].tolist()
+    kinds, groups = clean["type"].astype(str).tolist(), clean["shaft"].astype(str).tolist()
     channel_index = clean["channel_index"].to_list()
 
     parts: dict[str, dict[str, list]] = {a: {"resp": [], "ids": [], "trial": [], "movie": [],
@@ -320,7 +322,7 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
             band=pp["band"], line_freq=line_freqs[int(trial)], high_gamma=tuple(pp["high_gamma"]),
             tmin=pp["tmin"], tmax=pp["tmax"], window_s=pp["window_s"], step_s=pp["step_s"],
             chunk_channels=chunk_size(n_samples, pp["chunk_channels"], pp["memory_mb"]),
-            spikes=pp["spikes"], verbose=verbose)
+            spikes=pp["spikes"], kinds=kinds, groups=groups, verbose=verbose)
         responses, hit = result.responses, result.spike_hit
         spike_rows += [(int(trial), name, int(x)) for name, peaks in result.spikes.items()
                        for x in peaks]

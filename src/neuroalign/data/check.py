@@ -92,11 +92,13 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
         rep.lines.append(f"{subject}: {kept} of {len(table)} channels kept")
         for reason, n in table.loc[~table["clean"], "reason"].value_counts().items():
             rep.lines.append(f"  dropped {n}: {reason}")
-        if table["space"].eq("native").all():
+        if table["space"].ne("MNI").all():
             where = ("localization/elec_coords_full.csv" if fmt == "braintreebank"
                      else "an MNI *_electrodes.tsv")
-            rep.warnings.append(f"{subject}: no MNI coordinates ({where}); reports will show "
-                                "a shaft diagram")
+            spaces = ", ".join(sorted(set(table["space"].astype(str)) - {"native"}))
+            rep.warnings.append(f"{subject}: no MNI coordinates ({where})"
+                                + (f", only {spaces}" if spaces else "")
+                                + "; reports will show a shaft diagram")
         try:
             trials = selected_trials(config, dataset, subject)
         except (FileNotFoundError, ValueError) as err:

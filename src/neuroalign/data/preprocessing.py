@@ -482,6 +482,8 @@ def preprocess_recording(
     chunk_channels: int = 16,
     usable: np.ndarray | None = None,
     spikes: dict | None = None,
+    kinds: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
     verbose: bool | str | int | None = None,
 ) -> PreprocessResult:
     """Event-locked band responses of one recording, in memory bounded by ``chunk_channels``.
@@ -522,6 +524,9 @@ def preprocess_recording(
         :func:`filter_band`; ``'none'``: only record them), ``threshold`` and ``band`` (see
         :func:`detect_spikes`), ``pad_s`` (s). Missing keys take ``SPIKE_DEFAULTS``;
         ``None`` detects nothing.
+    kinds, groups : list of str, length n_channels | None
+        Channel types and ECoG grids/strips (see :func:`reference_plan`): ECoG contacts get a
+        common average within their grid under the neighbour references.
     verbose : bool | str | int | None
         Control logging and the progress bar.
 
@@ -552,7 +557,7 @@ def preprocess_recording(
     if ok.shape != (n_channels,):
         raise ValueError(f"usable must have shape ({n_channels},), got {ok.shape}.")
     ok[list(bad)] = False
-    plan = reference_plan(names, reference, ok, verbose=verbose)
+    plan = reference_plan(names, reference, ok, kinds=kinds, groups=groups, verbose=verbose)
     # The quality pass knows *why* a channel is unusable; say that rather than "marked unusable".
     dropped = {**plan.dropped, **{names[i]: reason for i, reason in bad.items()}}
     for name, reason in bad.items():
@@ -583,6 +588,19 @@ def preprocess_recording(
             cols = sources[idx]
             common_signal += plan.common[cols] @ _read(read_channels, cols).astype(np.float64)
 
+    group_signals = None
+    if plan.group_means is not None:
+        # ECoG contacts referenced to their grid's mean: one chunked pass per grid, as for CAR.
+        has = plan.output_group >= 0
+        local = local.copy()
+        local[has] += plan.group_means[plan.output_group[has]]
+        group_signals = np.zeros((len(plan.group_means), n_samples))
+        for g, weights in enumerate(plan.group_means):
+            sources = np.flatnonzero(weights)
+            for idx in _chunks(len(sources), chunk_channels):
+                cols = sources[idx]
+                group_signals[g] += weights[cols] @ _read(read_channels, cols).astype(np.float64)
+
     chunks = _chunks(n_out, chunk_channels)
     for rows in tqdm(chunks, desc="channel chunks", unit="chunk", disable=not verbose):
         w = local[rows]  # (n_rows, n_channels)
@@ -590,6 +608,9 @@ def preprocess_recording(
         data = w[:, cols] @ _read(read_channels, cols).astype(np.float64)  # (n_rows, n_samples)
         if common_signal is not None:
             data -= common_signal[None, :]
+        if group_signals is not None:
+            groups = plan.output_group[rows]
+            data[groups >= 0] -= group_signals[groups[groups >= 0]]
         mask = None
         if sp["detect"]:
             peaks = detect_spikes(data, fs, threshold=sp["threshold"], band=sp["band"],

@@ -1,8 +1,15 @@
-"""Re-referencing plans for SEEG contacts: Laplacian, bipolar, common average, none.
+"""Re-referencing plans for SEEG contacts and ECoG grids: Laplacian, bipolar, common average, none.
 
 A plan is a weight matrix from input channels to re-referenced outputs, built from
-the labels alone (shaft and contact, :func:`neuroalign.data.labels.parse_label`),
-so that the preprocessing can read and re-reference one chunk of channels at a time.
+the labels (shaft and contact, :func:`neuroalign.data.labels.parse_label`) and, where known,
+each channel's type and group, so that the preprocessing can read and re-reference one chunk
+of channels at a time.
+
+The neighbour schemes (Laplacian, bipolar) hold for depth shafts only, where consecutive
+contact numbers are physical neighbours on a line. On an ECoG grid they are not: ``F08`` and
+``F09`` may end and start two rows of an 8 x 6 grid. ECoG contacts therefore get a common
+average within their grid or strip (their ``group``) under either scheme, never a shaft
+neighbour mean.
 """
 
 from __future__ import annotations
@@ -38,12 +45,19 @@ class ReferencePlan:
         Weights of a signal subtracted from *every* output (``car``: ``1/n`` on usable channels),
         already included in ``weights``. Kept apart so the common signal can be computed once in
         a chunked pass instead of reading every channel for every chunk.
+    group_means : array of shape (n_groups, n_in) | None
+        Weights of each ECoG grid's or strip's mean, for the contacts referenced to it
+        (already included in ``weights``), kept apart for the same reason as ``common``.
+    output_group : array of int, shape (n_out,) | None
+        The row of ``group_means`` each output subtracts; -1 for none.
     """
 
     out_names: list[str]
     weights: np.ndarray
     dropped: dict[str, str] = field(default_factory=dict)
     common: np.ndarray | None = None
+    group_means: np.ndarray | None = None
+    output_group: np.ndarray | None = None
 
 
 def reference_plan(
@@ -51,9 +65,11 @@ def reference_plan(
     reference: str,
     usable: np.ndarray | None = None,
     *,
+    kinds: Sequence[str] | None = None,
+    groups: Sequence[str] | None = None,
     verbose: bool | str | int | None = None,
 ) -> ReferencePlan:
-    """Plan a re-reference of sEEG channels from their labels.
+    """Plan a re-reference of iEEG channels from their labels, types and groups.
 
     Parameters
     ----------
@@ -62,11 +78,18 @@ def reference_plan(
     reference : 'laplacian' | 'bipolar' | 'car' | 'none'
         ``laplacian``: channel minus the mean of its usable same-shaft neighbours at contact
         ±1 (one or two; channels with none are dropped). ``bipolar``: contact ``k`` minus
-        contact ``k + 1`` of the same shaft, named ``"A1-A2"``. ``car``: minus the mean of all
+        contact ``k + 1`` of the same shaft, named ``"A1-A2"``. Under both, ECoG contacts
+        (``kinds``) are instead referenced to the mean of the usable contacts of their group
+        (grid or strip; contacts alone in theirs are dropped). ``car``: minus the mean of all
         usable channels. ``none``: unchanged.
     usable : array of shape (n_in,), dtype bool | None
         Channels allowed in outputs and as neighbours; all when None. Non-neural channels
         (DC, trigger, EKG/ECG) are never usable.
+    kinds : list of str, length n_in | None
+        Channel types (BIDS: ``SEEG``, ``ECOG``, ``DBS``; case-insensitive). None, or ``''``
+        for a channel: a depth contact.
+    groups : list of str, length n_in | None
+        The grid or strip of each ECoG contact; its shaft (label prefix) where None or ``''``.
     verbose : bool | str | int | None
         Control logging.
 
@@ -89,12 +112,43 @@ def reference_plan(
             dropped[name] = "non-neural channel (DC/trigger/EKG)"
 
     parsed = [parse_label(n) for n in names]
-    # (shaft, contact) -> input index, usable channels only, so unusable ones are never neighbours.
-    where = {parsed[i]: i for i in range(n_in) if usable[i] and parsed[i][1] is not None}
+    is_grid = np.zeros(n_in, bool)
+    if kinds is not None:
+        if len(kinds) != n_in:
+            raise ValueError(f"kinds must have length {n_in} like names, got {len(kinds)}.")
+        is_grid = np.array([str(k).upper() == "ECOG" for k in kinds])
+    if groups is not None and len(groups) != n_in:
+        raise ValueError(f"groups must have length {n_in} like names, got {len(groups)}.")
+    group_of = [(str(groups[i]) if groups is not None and str(groups[i]) else parsed[i][0])
+                for i in range(n_in)]
+    # (shaft, contact) -> input index, usable depth contacts only, so unusable ones and grid
+    # contacts are never shaft neighbours.
+    where = {parsed[i]: i for i in range(n_in)
+             if usable[i] and not is_grid[i] and parsed[i][1] is not None}
 
     rows: list[np.ndarray] = []
     out_names: list[str] = []
     common = None
+    grid_rows: dict[int, np.ndarray] = {}
+    if reference in ("laplacian", "bipolar") and is_grid.any():
+        members: dict[str, list[int]] = {}
+        for i in np.flatnonzero(usable & is_grid):
+            members.setdefault(group_of[i], []).append(int(i))
+        means: list[np.ndarray] = []
+        mean_of: dict[int, int] = {}
+        for group, idx in members.items():
+            if len(idx) < 2:
+                dropped[names[idx[0]]] = (f"{reference} on ECoG: grid/strip {group!r} has no "
+                                          "other clean contact to average")
+                continue
+            mean = np.zeros(n_in)
+            mean[idx] = 1.0 / len(idx)
+            means.append(mean)
+            for i in idx:
+                row = -mean.copy()
+                row[i] += 1.0
+                grid_rows[i] = row
+                mean_of[i] = len(means) - 1
     if reference in ("none", "car"):
         idx = np.flatnonzero(usable)
         for i in idx:
@@ -108,6 +162,11 @@ def reference_plan(
             rows = [row - common for row in rows]
     elif reference == "laplacian":
         for i in np.flatnonzero(usable):
+            if is_grid[i]:
+                if i in grid_rows:
+                    rows.append(grid_rows[i])
+                    out_names.append(names[i])
+                continue
             shaft, contact = parsed[i]
             if contact is None:
                 dropped[names[i]] = "laplacian: no contact number in the label"
@@ -124,6 +183,12 @@ def reference_plan(
     else:  # bipolar
         used: set[int] = set()
         for i in np.flatnonzero(usable):
+            if is_grid[i]:
+                if i in grid_rows:
+                    rows.append(grid_rows[i])
+                    out_names.append(names[i])
+                    used.add(int(i))
+                continue
             shaft, contact = parsed[i]
             if contact is None:
                 continue
@@ -136,12 +201,20 @@ def reference_plan(
             out_names.append(f"{names[i]}-{names[j]}")
             used.update((int(i), j))
         for i in np.flatnonzero(usable):
-            if i not in used:
+            if i not in used and names[i] not in dropped:
                 reason = ("bipolar: no contact number in the label" if parsed[i][1] is None
                           else "bipolar: no clean consecutive contact on the same shaft")
                 dropped[names[i]] = reason
 
     weights = np.array(rows) if rows else np.zeros((0, n_in))
-    logger.info("Reference %r: %d outputs from %d channels, %d dropped", reference,
-                len(out_names), n_in, len(dropped))
-    return ReferencePlan(out_names=out_names, weights=weights, dropped=dropped, common=common)
+    group_means = output_group = None
+    if grid_rows:
+        group_means = np.array(means)
+        index = {n: i for i, n in enumerate(names)}
+        output_group = np.array([mean_of.get(index.get(n, -1), -1) for n in out_names], int)
+    logger.info("Reference %r: %d outputs from %d channels, %d dropped%s", reference,
+                len(out_names), n_in, len(dropped),
+                f" ({len(grid_rows)} ECoG contacts: common average within their grid/strip)"
+                if grid_rows else "")
+    return ReferencePlan(out_names=out_names, weights=weights, dropped=dropped, common=common,
+                         group_means=group_means, output_group=output_group)

@@ -117,9 +117,14 @@ def methods_paragraphs(config: dict[str, Any], models: dict[str, dict[str, Any]]
     who = f" of {len(subjects)} subject(s) ({_join(subjects)})" if subjects else ""
     mains = ("the mains frequency of each recording's BIDS sidecar (PowerLineFrequency)"
              if pre["line_freq"] == "auto" else f"{pre['line_freq']} Hz")
-    data = (f"SEEG recordings{who} from a {ds['format']} dataset [wang2024] were processed "
+    bids = ds["format"] == "bids"  # the Brain TreeBank layout is depth (SEEG) contacts only
+    data = (f"{'iEEG' if bids else 'SEEG'} recordings{who} from a {ds['format']} dataset "
+            f"{'' if bids else '[wang2024] '}were processed "
             f"with MNE-Python [mne]: notch filtering at {mains} and harmonics, "
-            f"{pre['reference']} re-referencing, {band}, z-scoring per trial, then the mean in "
+            f"{pre['reference']} re-referencing"
+            + (" (ECoG contacts: minus the mean of their grid or strip)"
+               if bids and pre["reference"] in ("laplacian", "bipolar") else "")
+            + f", {band}, z-scoring per trial, then the mean in "
             f"{pre['window_s'] * 1000:.0f} ms windows every {pre['step_s'] * 1000:.0f} ms from "
             f"{pre['tmin']} s to {pre['tmax']} s around each event ({n_bins} time bins). "
             f"Events were aligned to {_join(ev['alignments'])} onsets (language: word onsets "
