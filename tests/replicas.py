@@ -129,8 +129,8 @@ def build_ds003688(root: Path, *, fs: float = 256.0, hd_fs: float = 250.0,
     clinical ECoG recording (a grid and a strip) and a simultaneous HD grid (``acq-HDgrid``, ``chan1..chan16``) that
     share one events file. Each has a film run and a rest run; the events files carry no
     ``acq`` entity (they are inherited), the sidecars say ``PowerLineFrequency: 50`` and
-    the coordinates are ACPC. The sampling rates are lower than published (2048 / 2000 Hz)
-    to keep the tests fast; high gamma (70-110 Hz) stays below Nyquist.
+    the coordinates are ACPC. The sampling rates are lower than published (512 or 2048 Hz
+    clinical, 2000 Hz HD grid) to keep the tests fast.
 
     Returns
     -------

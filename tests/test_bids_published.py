@@ -118,14 +118,15 @@ def test_grids_are_referenced_within_the_grid(replica, tmp_path):
 @pytest.mark.parametrize(("change", "message"), [
     # speech rows alone: the music blocks between them would be read as pauses.
     ({"dataset": {"movie_trial_type": "speech"}},
-     r"exactly the 'music' row\(s\) there.*dataset.movie_trial_type"),
+     r"pause in playback after the 'speech' row .* is the 'music' row\(s\) there.*"
+     r"dataset.movie_trial_type"),
     # a mains frequency that is not the recordings'.
     ({"preprocessing": {"line_freq": 60}},
      r"line_freq is 60 Hz but .*_ieeg.json PowerLineFrequency is 50 Hz"),
     # two amplifiers recording one run, read as two trials.
     ({"dataset": {"acquisition": None}},
-     r"run 1 of task 'film'.*several acquisitions \(acq-HDgrid, acq-clinical\).*"
-     r"dataset.acquisition"),
+     r"sub-30's runs of task 'film' are of several acquisitions \(acq-HDgrid, acq-clinical\); "
+     r"run 1 exists under each.*dataset.acquisition"),
     ({"dataset": {"movie": None}}, r"have no 'stim_file'; set config dataset.movie"),
     ({"dataset": {"transcript": {
         "words": "stimuli/annotations/sound/sound_annotation_words.tsv"}}},
@@ -170,18 +171,35 @@ def test_events_outside_the_film_or_the_playback_are_a_problem(replica, tmp_path
     words.assign(onset=words["onset"] + facts["film_s"] * 0.6,
                  offset=words["offset"] + facts["film_s"] * 0.6).to_csv(
         words_file, sep="\t", index=False)
-    report = check_data(_config(base, tmp_path, dataset={"root": str(root)}))
+    cfg = _config(base, tmp_path, dataset={"root": str(root)})
+    report = check_data(cfg)
     assert any("start after the film's end" in p and "sound_annotation_words.tsv" in p
                for p in report.problems), report.text()
+    # The events job refuses it too (Snakemake does not run check-data), unless turned off.
+    with pytest.raises(ValueError, match=r"after the film's end.*events.max_dropped_fraction"):
+        write_events(cfg, DS003688_FILM, "language", tmp_path / "language.parquet")
+    off = _config(base, tmp_path, dataset={"root": str(root)},
+                  events={"max_dropped_fraction": 1.0})
+    assert len(write_events(off, DS003688_FILM, "language", tmp_path / "language.parquet")) > 0
     # A recording whose playback rows stop halfway: the later events are not in it.
     words.to_csv(words_file, sep="\t", index=False)
     events_file = root / "sub-01/ses-iemu/ieeg/sub-01_ses-iemu_task-film_run-1_events.tsv"
     events = pd.read_csv(events_file, sep="\t")
     events.iloc[:8].to_csv(events_file, sep="\t", index=False)
-    report = check_data(_config(base, tmp_path, dataset={"root": str(root)}))
+    cfg = _config(base, tmp_path, dataset={"root": str(root)})
+    report = check_data(cfg)
     assert any(p.startswith("sub-01 trial 1 / language") and "fall outside the playback" in p
                and "dataset.movie_trial_type" in p for p in report.problems), report.text()
     assert not any(p.startswith("sub-30") for p in report.problems)
+    events_dir = tmp_path / "movies"
+    for alignment in ("language", "vision"):
+        write_events(cfg, DS003688_FILM, alignment,
+                     events_dir / DS003688_FILM / "events" / f"{alignment}.parquet")
+    write_electrodes(cfg, "sub-01", tmp_path / "electrodes.parquet")
+    with pytest.raises(ValueError, match=r"sub-01 trial 1 \(chill, language\).*"
+                                         r"dataset.movie_trial_type"):
+        write_responses(cfg, "sub-01", ["language", "vision"], tmp_path / "electrodes.parquet",
+                        events_dir, [tmp_path / "language.h5", tmp_path / "vision.h5"])
 
 
 def test_data_stage_on_the_replica(replica, tmp_path):
@@ -225,6 +243,143 @@ def test_workflow_plans_on_the_replica_and_names_a_trap_without_a_traceback(repl
     run = snakemake(tmp_path, bad, "-n")
     out = run.stdout + run.stderr  # snakemake prints its errors to either
     assert run.returncode != 0
-    assert "exactly the 'music' row(s)" in out
+    assert "is the 'music' row(s) there" in out
     assert f"neuroalign check-data --config {bad}" in out
     assert "Traceback" not in out
+
+
+def _events_variant(base, tmp_path, edit):
+    """A copy of the replica whose sub-01 film events are ``edit(events)``."""
+    root = tmp_path / "ds"
+    shutil.copytree(base / "ds003688", root)
+    path = root / "sub-01/ses-iemu/ieeg/sub-01_ses-iemu_task-film_run-1_events.tsv"
+    events = pd.read_csv(path, sep="\t", keep_default_na=False)
+    edit(events).to_csv(path, sep="\t", index=False)
+    return root
+
+
+def _speech_only(base, root, **dataset):
+    return open_dataset(_config(base, root.parent, dataset={
+        "root": str(root), "movie_trial_type": "speech", **dataset}))
+
+
+def _music(events):
+    return events["trial_type"] == "music"
+
+
+@pytest.mark.parametrize("edit", [
+    # music rows overlapping the speech rows by 0.1 s (more than the tolerance)
+    lambda ev: ev.assign(onset=np.where(_music(ev), ev["onset"] - 0.1, ev["onset"]),
+                         duration=np.where(_music(ev), ev["duration"] + 0.2, ev["duration"])),
+    # music rows as block-onset markers of no duration, or of a blank one
+    lambda ev: ev.assign(duration=np.where(_music(ev), 0.0, ev["duration"])),
+    lambda ev: ev.assign(duration=np.where(_music(ev), "n/a", ev["duration"].astype(str))),
+    # one speech block between two music blocks: the first would shift film time 0
+    lambda ev: ev[ev["onset"] < 90],
+], ids=["overlapping", "markers", "blank-duration", "before-first"])
+def test_left_out_blocks_are_refused_however_logged(replica, tmp_path, edit):
+    base, _ = replica
+    root = _events_variant(base, tmp_path, edit)
+    with pytest.raises(ValueError, match=r"is the 'music' row\(s\) there.*movie_trial_type"):
+        _speech_only(base, root).trigger_mapping("sub-01", 1)
+
+
+def test_a_task_marker_lasting_until_the_film_is_not_a_block(replica, tmp_path):
+    base, _ = replica
+    # As ds003688 sub-39: 'start task' lasts 97.6 s, up to the first music row.
+    start = (lambda ev: ev["trial_type"] == "start task")
+    root = _events_variant(base, tmp_path, lambda ev: ev.assign(
+        onset=np.where(start(ev), ev["onset"].astype(float) - 19.981, ev["onset"]),
+        duration=np.where(start(ev), 20.0, ev["duration"])))
+    mapping = _speech_only(base, root, movie_trial_type=["music", "speech"]).trigger_mapping(
+        "sub-01", 1)
+    assert mapping.pauses == []
+
+
+def test_blank_trial_types_can_be_declared_pauses(replica, tmp_path):
+    base, _ = replica
+    root = _events_variant(base, tmp_path, lambda ev: ev.assign(
+        trial_type=np.where(_music(ev), "n/a", ev["trial_type"])))
+    with pytest.raises(ValueError, match=r"is the 'n/a' row\(s\) there"):
+        _speech_only(base, root).trigger_mapping("sub-01", 1)
+    mapping = _speech_only(base, root, pause_trial_types=["n/a"]).trigger_mapping("sub-01", 1)
+    assert len(mapping.pauses) == 5
+
+
+def test_abutting_rows_leave_no_moment_unmapped(replica, tmp_path):
+    base, facts = replica
+    # Blocks 3 ms short of the next onset (within the tolerance): every film moment maps.
+    root = _events_variant(base, tmp_path, lambda ev: ev.assign(
+        duration=np.where(ev["duration"].astype(float) > 1, 29.997, ev["duration"])))
+    mapping = open_dataset(_config(base, tmp_path, dataset={"root": str(root)})).trigger_mapping(
+        "sub-01", 1)
+    film = np.arange(0.0, facts["film_s"] - 0.1, 0.0005)
+    samples = mapping.to_samples(film)
+    assert (samples >= 0).all()
+    np.testing.assert_allclose(samples / mapping.fs, film + facts["first_onset"], atol=1.5 / 256)
+
+
+def test_sidecars_follow_bids_inheritance(replica, tmp_path):
+    base, _ = replica
+    root = tmp_path / "ds"
+    shutil.copytree(base / "ds003688", root)
+    folder = root / "sub-01/ses-iemu/ieeg"
+    cfg = _config(base, tmp_path, dataset={"root": str(root)})
+    # An events file of another acquisition never applies to this run.
+    shutil.copy(folder / "sub-01_ses-iemu_task-film_run-1_events.tsv",
+                folder / "sub-01_ses-iemu_task-film_acq-HDgrid_run-1_events.tsv")
+    assert "acq-" not in open_dataset(cfg).events_path("sub-01", 1).name
+    # The more specific file wins; two that apply equally are refused by name.
+    shutil.copy(folder / "sub-01_ses-iemu_task-film_run-1_events.tsv",
+                folder / "sub-01_ses-iemu_task-film_acq-clinical_run-1_events.tsv")
+    assert "acq-clinical" in open_dataset(cfg).events_path("sub-01", 1).name
+    (folder / "sub-01_ses-iemu_task-film_acq-clinical_run-1_events.tsv").unlink()
+    shutil.copy(folder / "sub-01_ses-iemu_task-film_run-1_events.tsv",
+                folder / "sub-01_ses-iemu_task-film_acq-clinical_events.tsv")
+    with pytest.raises(ValueError, match="2 events.tsv files apply to it equally"):
+        open_dataset(cfg).events_path("sub-01", 1)
+
+
+def test_runs_of_different_amplifiers_are_refused_without_an_acquisition(replica, tmp_path):
+    base, _ = replica
+    root = tmp_path / "ds"
+    shutil.copytree(base / "ds003688", root)
+    folder = root / "sub-30/ses-iemu/ieeg"
+    # As sub-45 of ds003688: the HD grid recorded a second film run days later.
+    for path in sorted(folder.glob("*acq-HDgrid_run-1*")):
+        path.rename(path.with_name(path.name.replace("run-1", "run-2")))
+    shutil.copy(folder / "sub-30_ses-iemu_task-film_run-1_events.tsv",
+                folder / "sub-30_ses-iemu_task-film_run-2_events.tsv")
+    cfg = _config(base, tmp_path, dataset={"root": str(root), "acquisition": None})
+    with pytest.raises(ValueError, match=r"several acquisitions .*their contacts differ.*"
+                                         r"dataset.acquisition"):
+        open_dataset(cfg).trials("sub-30")
+    cfg = _config(base, tmp_path, dataset={"root": str(root), "acquisition": "HDgrid"})
+    assert open_dataset(cfg).trials("sub-30") == [2]
+
+
+def test_words_outside_every_sentence_take_no_context(replica, tmp_path):
+    base, facts = replica
+    root = tmp_path / "ds"
+    shutil.copytree(base / "ds003688", root)
+    path = root / "stimuli/annotations/sound/sound_annotation_sentences.tsv"
+    sentences = pd.read_csv(path, sep="\t")
+    # The second sentence loses its last two words (as two of ds003688's words fall outside).
+    words = facts["words"]
+    second = words[(words["onset"] >= sentences["onset"].iloc[1])
+                   & (words["onset"] < sentences["onset"].iloc[2])]
+    sentences.loc[1, "offset"] = second["offset"].iloc[-3]
+    sentences.to_csv(path, sep="\t", index=False)
+    transcript = open_dataset(_config(base, tmp_path, dataset={"root": str(root)})).transcript(
+        DS003688_FILM)
+    ids = transcript.set_index(transcript["start"].round(3))["sentence_idx"]
+    inside, outside = second["onset"].iloc[-3], second["onset"].iloc[-2:]
+    assert ids[outside.iloc[0]] == ids[outside.iloc[1]] != ids[inside]
+    assert transcript["sentence_idx"].nunique() == len(sentences) + 1
+
+
+def test_a_configured_movie_must_match_stim_file(replica, tmp_path):
+    base, _ = replica
+    root = _events_variant(base, tmp_path, lambda ev: ev.assign(stim_file="stimuli/other.mp4"))
+    with pytest.raises(ValueError, match=r"dataset.movie is 'chill' but .* names \['other'\]"):
+        open_dataset(_config(base, tmp_path, dataset={"root": str(root)})).movie("sub-01", 1)

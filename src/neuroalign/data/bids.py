@@ -43,19 +43,57 @@ def _read_tsv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", na_values=["n/a"], encoding="utf-8-sig")
 
 
-def sidecar(bids_path: mne_bids.BIDSPath, suffix: str, extension: str) -> Path | None:
-    """The sidecar of a recording, found by BIDS inheritance (None when there is none).
+def _entities(name: str) -> dict[str, str]:
+    found = mne_bids.get_entities_from_fname(name, on_error="ignore")
+    return {k: str(v) for k, v in found.items() if v is not None}
 
-    The file named like the recording wins; otherwise the one that drops entities the
-    recording has (``sub-01_task-film_run-1_events.tsv`` for an ``acq-clinical`` run, as in
-    OpenNeuro ds003688), as mne-bids resolves it.
+
+def _same_entity(key: str, a: str, b: str) -> bool:
+    # run-1 and run-01 are the same run (an index); other labels compare as written.
+    if key == "run" and a.isdigit() and b.isdigit():
+        return int(a) == int(b)
+    return a == b
+
+
+def sidecar(bids_path: mne_bids.BIDSPath, suffix: str, extension: str) -> Path | None:
+    """The sidecar of a recording by the BIDS inheritance principle (None when there is none).
+
+    A sidecar applies to a recording when every entity in its name is one of the recording's,
+    with the same value (``sub-01_task-film_run-1_events.tsv`` applies to
+    ``sub-01_task-film_acq-clinical_run-1_ieeg.vhdr``, as in OpenNeuro ds003688; an
+    ``acq-HDgrid`` events file never applies to a run without ``acq``). The nearest folder
+    holding one wins (the recording's, then its parents up to the root); within it, the one
+    naming most entities. Two that apply equally are an error: BIDS allows one.
+
+    Raises
+    ------
+    ValueError
+        When several files apply equally.
     """
-    exact = bids_path.copy().update(suffix=suffix, extension=extension).fpath
-    if exact.exists():
-        return Path(exact)
-    found = bids_path.find_matching_sidecar(suffix=suffix, extension=extension,
-                                            on_error="ignore")
-    return Path(found) if found is not None else None
+    path = Path(bids_path.fpath)
+    own = _entities(path.name)
+    root = Path(bids_path.root)
+    folder = path.parent
+    while True:
+        fits = []
+        for candidate in sorted(folder.glob(f"*{suffix}{extension}")):
+            if not candidate.name.endswith(f"_{suffix}{extension}") and \
+                    candidate.name != f"{suffix}{extension}":
+                continue
+            named = _entities(candidate.name)
+            if all(k in own and _same_entity(k, v, own[k]) for k, v in named.items()):
+                fits.append((len(named), candidate))
+        if fits:
+            most = max(n for n, _ in fits)
+            best = [c for n, c in fits if n == most]
+            if len(best) > 1:
+                raise ValueError(f"{path.name}: {len(best)} {suffix}{extension} files apply to "
+                                 f"it equally ({', '.join(c.name for c in best)} in {folder}); "
+                                 "BIDS inheritance allows one")
+            return best[0]
+        if folder == root or root not in folder.parents:
+            return None
+        folder = folder.parent
 
 
 class BIDSDataset:
@@ -153,7 +191,8 @@ class BIDSDataset:
             if not matching:
                 raise FileNotFoundError(
                     f"sub-{subject}: no *_electrodes.tsv for acquisition "
-                    f"{', '.join(sorted(acquisitions))} (found {', '.join(f.name for f in files)})")
+                    f"{', '.join(sorted(acquisitions))} (config dataset.acquisition; found "
+                    f"{', '.join(f.name for f in files)})")
             files = matching
         # Several spaces may be given; the MNI one is comparable across subjects.
         mni = [f for f in files if any(m in f.name.lower() for m in _MNI_MARKERS)]
@@ -372,14 +411,16 @@ class TranscriptFiles:
             raise ValueError(f"{path}: column(s) {', '.join(missing)} missing, has "
                              f"{', '.join(map(str, table.columns))} (config "
                              "dataset.transcript.columns)")
-        out = table.rename(columns={col: key for key, col in wanted.items()})
+        # Needed columns must be there; the other mapped ones are renamed when present.
+        present = {key: self.columns.get(key, key) for key in ("text", "start", "end")}
+        out = table.rename(columns={col: key for key, col in present.items() if col in table})
         for key in ("start", "end"):
-            if key in needed:
+            if key in out:
                 values = pd.to_numeric(out[key], errors="coerce")
                 bad = values.isna() & out[key].notna()
                 if bad.any():
                     row = int(np.flatnonzero(bad.to_numpy())[0])
-                    raise ValueError(f"{path}: field {wanted[key]!r} is not a number on row "
+                    raise ValueError(f"{path}: field {present[key]!r} is not a number on row "
                                      f"{row + 1} ({out[key].iloc[row]!r})")
                 out[key] = values
         return out
@@ -392,10 +433,19 @@ class TranscriptFiles:
         words = words.sort_values("start", kind="stable").reset_index(drop=True)
         if len(paths) > 1:
             sentences = self._table(paths[1], movie, "sentences", ("start",))
-            onsets = np.sort(sentences["start"].dropna().to_numpy(float))
+            spans = sentences.dropna(subset=["start"]).sort_values("start", kind="stable")
+            onsets = spans["start"].to_numpy(float)
+            ends = (pd.to_numeric(spans["end"], errors="coerce").to_numpy(float)
+                    if "end" in spans else np.full(len(spans), np.inf))
+            ends = np.where(np.isfinite(ends), ends, np.inf)
+            start = words["start"].to_numpy(float)
             # Annotations round to the ms: a word that starts its sentence may be 1 ms early.
-            words["sentence_idx"] = np.searchsorted(
-                onsets, words["start"].to_numpy(float) + 1e-3, side="right") - 1
+            idx = np.searchsorted(onsets, start + 1e-3, side="right") - 1
+            # A word in no sentence (after one ends, before the next starts) gets no context
+            # from the sentence before it: it starts a fragment of its own.
+            inside = (idx >= 0) & (start <= ends[np.clip(idx, 0, None)] + 1e-3)
+            key = np.where(inside, 2 * idx, 2 * idx + 1)
+            words["sentence_idx"] = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1
         return words
 
 
@@ -538,23 +588,25 @@ class BIDSMovieDataset(BIDSDataset):
                        if self.acquisition else []))
                 found = sorted({f"task-{r.task}" + (f"_acq-{r.acquisition}" if r.acquisition
                                                     else "") for r in every})
-                raise ValueError(f"{self.root}: subject {subject!r} has no iEEG recording"
+                raise ValueError(f"{self.root}: sub-{key} has no iEEG recording"
                                  + (f" of {what}" if what else "")
                                  + (f"; it has {', '.join(found)}" if found else ""))
-            if self.acquisition is None:
-                by_run: dict[tuple, set[str | None]] = {}
+            acquisitions = sorted({r.acquisition or "" for r in runs})
+            if self.acquisition is None and len(acquisitions) > 1:
+                # One electrode table per subject: runs of different amplifiers have different
+                # contacts, whether recorded at once (ds003688's clinical and HD grid) or not.
+                by_run: dict[tuple, set[str]] = {}
                 for r in runs:
-                    by_run.setdefault((r.session, r.task, r.run), set()).add(r.acquisition)
-                twice = {k: v for k, v in by_run.items() if len(v) > 1}
-                if twice:
-                    (ses, task, run), acqs = next(iter(twice.items()))
-                    names = ", ".join(sorted(f"acq-{a}" for a in acqs if a is not None))
-                    raise ValueError(
-                        f"{self.root}: subject {subject!r} has run {run or '(unnumbered)'} of "
-                        f"task {task!r}{f' (ses-{ses})' if ses else ''} under several "
-                        f"acquisitions ({names}): amplifiers recording at once, not separate "
-                        "trials. Choose one with config dataset.acquisition (e.g. "
-                        f"{sorted(a for a in acqs if a is not None)[0]!r}).")
+                    by_run.setdefault((r.session, r.run), set()).add(r.acquisition or "")
+                at_once = [k for k, v in by_run.items() if len(v) > 1]
+                listed = ", ".join(f"acq-{a}" if a else "(no acq)" for a in acquisitions)
+                how = (f"run {at_once[0][1] or '(unnumbered)'} exists under each: amplifiers "
+                       "recording at once, not separate trials" if at_once
+                       else "their contacts differ")
+                raise ValueError(
+                    f"{self.root}: sub-{key}'s runs of task {self.task or '(any)'!r} are of "
+                    f"several acquisitions ({listed}); {how}. Choose one with config "
+                    f"dataset.acquisition (e.g. {next(a for a in acquisitions if a)!r}).")
             self._run_lists[key] = runs
         return self._run_lists[key]
 
@@ -655,7 +707,10 @@ class BIDSMovieDataset(BIDSDataset):
         missing = [c for c in ("onset", "duration", "trial_type") if c not in events.columns]
         if missing:
             raise ValueError(f"{path}: missing column(s) {missing}")
-        kinds = events["trial_type"].astype(str)
+        # A blank trial type reads as NaN ("n/a"): name it so, so it can be listed in config.
+        kinds = events["trial_type"].astype(object).where(events["trial_type"].notna(),
+                                                           "n/a").astype(str)
+        events = events.assign(trial_type=kinds)
         rows = events[kinds.isin(self.playback_types)]
         if rows.empty:
             found = sorted(set(kinds))
@@ -676,6 +731,12 @@ class BIDSMovieDataset(BIDSDataset):
             rows = rows.assign(stim_file=self.movie_id)
         elif rows["stim_file"].isna().any():
             raise ValueError(f"{path}: field 'stim_file' is empty on a {self._types_text()} row")
+        elif self.movie_id is not None:
+            stems = sorted({Path(str(f)).stem for f in rows["stim_file"]})
+            if stems != [self.movie_id]:
+                raise ValueError(f"{path}: config dataset.movie is {self.movie_id!r} but the "
+                                 f"playback rows' stim_file names {stems}; remove dataset.movie "
+                                 "(stim_file names the movie) or correct it")
         rows = rows.sort_values("onset", kind="stable").reset_index(drop=True)
         others = events[~kinds.isin(self.playback_types)
                         & ~kinds.isin(self.pause_trial_types)]
@@ -684,39 +745,59 @@ class BIDSMovieDataset(BIDSDataset):
 
     def _refuse_left_out_blocks(self, rows: pd.DataFrame, others: pd.DataFrame,
                                 path: Path) -> None:
-        """A gap between playback rows filled exactly by another trial type's row is a block
-        of the film left out of ``movie_trial_type``, not a pause: refuse it."""
+        """Refuse a film block left out of ``movie_trial_type``.
+
+        A pause between playback rows that rows of another trial type cover (90 % or more of
+        it), or that such a row's onset marks (a block marker of no duration at the moment
+        playback stops), is far more often a block of the film than a real stop; so is a
+        block-long row, of a type that recurs later, ending as the first playback row starts
+        (it would shift film time 0). Declared ``pause_trial_types`` are not in ``others``.
+        """
         onset = rows["onset"].to_numpy(float)
         end = onset + rows["duration"].to_numpy(float)
-        other_onset = pd.to_numeric(others["onset"], errors="coerce").to_numpy(float)
-        other_end = other_onset + pd.to_numeric(others["duration"], errors="coerce").to_numpy(
-            float)
+        o_on = pd.to_numeric(others["onset"], errors="coerce").to_numpy(float)
+        o_dur = pd.to_numeric(others["duration"], errors="coerce").to_numpy(float)
+        o_dur = np.where(np.isfinite(o_dur), o_dur, 0.0)
+        o_end = o_on + o_dur
+        o_kind = others["trial_type"].astype(str).to_numpy()
         tol = max(self.playback_tolerance_s, 1e-3)
+
+        def refuse(what: str, at: np.ndarray) -> None:
+            kinds = ", ".join(map(repr, sorted(set(o_kind[at]))))
+            raise ValueError(
+                f"{path}: {what} is the {kinds} row(s) there. If the film plays on through "
+                f"them, add {kinds} to config dataset.movie_trial_type (otherwise every later "
+                "event is mistimed); if playback really stops, list them in "
+                "dataset.pause_trial_types.")
+
         for k in range(len(rows) - 1):
-            gap = onset[k + 1] - end[k]
-            if gap <= tol:
+            lo, hi = end[k], onset[k + 1]
+            if hi - lo <= tol:
                 continue
-            # The gap is covered, within the tolerance at each end, by other rows that abut.
-            inside = (other_onset >= end[k] - tol) & (other_end <= onset[k + 1] + tol) & (
-                other_end - other_onset > tol)
-            if not inside.any():
-                continue
-            spans = sorted(zip(other_onset[inside], other_end[inside], strict=True))
-            covered, reach = True, end[k]
-            for a, b in spans:
-                if a > reach + tol:
-                    covered = False
-                    break
-                reach = max(reach, b)
-            if covered and reach >= onset[k + 1] - tol:
-                kinds = sorted(set(others["trial_type"].astype(str)[inside]))
-                raise ValueError(
-                    f"{path}: the {gap:.1f} s pause in playback after the "
-                    f"{rows['trial_type'].iloc[k]!r} row at onset {onset[k]:.3f} s is exactly "
-                    f"the {', '.join(map(repr, kinds))} row(s) there. If the film plays on "
-                    f"through them, add {', '.join(map(repr, kinds))} to config "
-                    "dataset.movie_trial_type (otherwise every later event is mistimed); if "
-                    "playback really stops, list them in dataset.pause_trial_types.")
+            what = (f"the {hi - lo:.1f} s pause in playback after the "
+                    f"{rows['trial_type'].iloc[k]!r} row at onset {onset[k]:.3f} s")
+            markers = (o_dur <= tol) & (np.abs(o_on - lo) <= tol)
+            if markers.any():
+                refuse(what + " starts with a marker that", markers)
+            spans = (o_dur > tol) & (o_end > lo) & (o_on < hi)
+            if spans.any():
+                # Union of the other rows' spans inside the gap.
+                covered, reach = 0.0, lo
+                for a, b in sorted(zip(np.maximum(o_on[spans], lo), np.minimum(o_end[spans], hi),
+                                       strict=True)):
+                    covered += max(0.0, b - max(a, reach))
+                    reach = max(reach, b)
+                if covered >= 0.9 * (hi - lo):
+                    refuse(what, spans & (o_end > lo) & (o_on < hi))
+        # Before the first playback row: only a trial type that recurs during or after the
+        # playback is a film block; a task marker with a duration (ds003688 sub-28, sub-39:
+        # 'start task' lasting until the film starts) is not.
+        recurs = np.isin(o_kind, o_kind[o_on >= onset[0] - tol])
+        before = ((o_dur > max(1.0, tol)) & (np.abs(o_end - onset[0]) <= tol)
+                  & (o_on < onset[0]) & recurs)
+        if before.any():
+            refuse(f"the stretch before the first playback row (onset {onset[0]:.3f} s, "
+                   "taken as movie time 0)", before)
 
     def movie(self, subject: str, trial: int) -> str:
         """Movie id of a run: the stem of its playback rows' ``stim_file`` (or the
@@ -759,8 +840,13 @@ class BIDSMovieDataset(BIDSDataset):
                 step = onset[k] - onset[k - 1] if abs(gap[k - 1]) <= tol else duration[k - 1]
                 start[k] = start[k - 1] + step
         # Trim rows that overlap the next one (within the tolerance): the mapping is monotone.
+        # Without movie_time, a row that falls short of the next by less than the tolerance
+        # plays on up to it, so no moment between two abutting rows is left unmapped.
         duration = duration.copy()
         duration[:-1] = np.minimum(duration[:-1], onset[1:] - onset[:-1])
+        if "movie_time" not in rows.columns:
+            abut = np.abs(gap) <= tol
+            duration[:-1][abut] = (onset[1:] - onset[:-1])[abut]
         movie_time = np.column_stack([start, start + duration]).ravel()
         # A stretch starts on a sample: snapping the onset to it keeps the microsecond
         # rounding of events.tsv from moving an event by one sample.

@@ -30,6 +30,7 @@ from ..utils import logger
 from .bids import BIDSMovieDataset, TranscriptFiles
 from .braintreebank import BrainTreeBank
 from .events import (
+    check_dropped,
     detect_scene_cuts,
     find_movie,
     make_events,
@@ -150,10 +151,16 @@ def write_events(config: dict[str, Any], movie: str, alignment: str,
     cuts, cuts_source = (None, "")
     if alignment == "vision":
         cuts, cuts_source = _scene_cuts(config, movie, movie_path)
+    inputs = dataset.transcript_inputs(movie)
+    if alignment == "language":
+        check_dropped(int((transcript["start"].to_numpy(float) >= duration).sum()),
+                      len(transcript), config,
+                      f"movie {movie!r}: words of {', '.join(map(str, inputs))} starting after "
+                      f"the film's end ({duration:.1f} s, {movie_path})",
+                      "the transcript is not of this film, or its times are not film time")
     events = make_events(alignment, transcript, cut_times=cuts, fps=fps,
                          context_words=ev["context_words"], block_s=ev["block_s"],
                          duration_s=duration)
-    inputs = dataset.transcript_inputs(movie)
     digest = (sha256_file(inputs[0]) if len(inputs) == 1
               else ",".join(f"{p.name}:{sha256_file(p)}" for p in inputs))
     meta = {"version": __version__, "movie": movie, "alignment": alignment,
@@ -306,6 +313,11 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
                 "movie": movie, "events": int(inside.sum()), "fs": mapping.fs,
                 "dropped_after_last_trigger": n_late, "dropped_outside_recording": n_out,
                 "pauses": mapping.pauses}
+            check_dropped(n_late + n_out, len(times), config,
+                          f"{subject} trial {trial} ({movie}, {alignment}): events past the "
+                          "last trigger or whose window leaves the recording",
+                          "the movie's timing (triggers, or events.tsv playback rows and config "
+                          "dataset.movie_trial_type) does not match this run")
             if n_late or n_out:
                 logger.warning("%s trial %d (%s, %s): dropped %d event(s) past the last trigger "
                                "and %d whose window leaves the recording", subject, trial, movie,

@@ -14,14 +14,16 @@ from typing import Any
 import numpy as np
 
 from .blocks import check_block_design
-from .events import assign_blocks, find_movie, make_events, movie_info, read_scene_cuts
+from .events import (
+    assign_blocks,
+    check_dropped,
+    find_movie,
+    make_events,
+    movie_info,
+    read_scene_cuts,
+)
 
 __all__ = ["check_data", "DataReport"]
-
-# Events a run may miss before check-data refuses it: a recording that stops a little early
-# loses a few; many missing means the playback rows or the transcript are not this run's.
-_MAX_OUTSIDE = 0.05
-
 
 def _timing_source(fmt: str) -> str:
     return ("the triggers" if fmt == "braintreebank"
@@ -147,12 +149,15 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
                 rep.lines.append(f"    {alignment}: {len(times) - late} events in recording"
                                  + (f" ({late} outside playback or the recording, dropped)"
                                     if late else ""))
-                if times.size and late > _MAX_OUTSIDE * times.size:
-                    rep.problems.append(
-                        f"{subject} trial {trial} / {alignment}: {late} of {times.size} events "
-                        f"({late / times.size:.0%}) of movie {movie!r} fall outside the playback "
-                        f"in the recording (more than {_MAX_OUTSIDE:.0%}): the movie's timing "
-                        f"({_timing_source(fmt)}) or the transcript does not match this run")
+                try:
+                    check_dropped(late, times.size, config,
+                                  f"{subject} trial {trial} / {alignment}: {late} of "
+                                  f"{times.size} events of movie {movie!r} fall outside the "
+                                  "playback in the recording",
+                                  f"the movie's timing ({_timing_source(fmt)}) or the transcript "
+                                  "does not match this run")
+                except ValueError as err:
+                    rep.problems.append(str(err))
         for alignment, parts in designs.items():
             _check_blocks(config, subject, alignment, parts, rep)
         if kept == 0:
@@ -178,12 +183,14 @@ def _check_movie(config: dict[str, Any], dataset, movie: str,
     rep.lines.append(f"movie {movie!r}: {path}, {duration:.1f} s at {fps:.2f} fps, "
                      f"{len(transcript)} words")
     beyond = int((transcript["start"].to_numpy(float) >= duration).sum())
-    if len(transcript) and beyond > _MAX_OUTSIDE * len(transcript):
-        files = ", ".join(map(str, dataset.transcript_inputs(movie)))
-        rep.problems.append(
-            f"movie {movie!r}: {beyond} of {len(transcript)} words ({beyond / len(transcript):.0%})"
-            f" of {files} start after the film's end ({duration:.1f} s, {path}): the transcript "
-            "is not of this film, or its times are not film time")
+    try:
+        check_dropped(beyond, len(transcript), config,
+                      f"movie {movie!r}: {beyond} of {len(transcript)} words of "
+                      f"{', '.join(map(str, dataset.transcript_inputs(movie)))} start after the "
+                      f"film's end ({duration:.1f} s, {path})",
+                      "the transcript is not of this film, or its times are not film time")
+    except ValueError as err:
+        rep.problems.append(str(err))
     ev = config["events"]
     for alignment in alignments:
         cuts = None

@@ -23,7 +23,8 @@ import pandas as pd
 from ..artifacts import EVENT_COLUMNS
 from ..utils import _check_option, logger
 
-__all__ = ["language_events", "vision_events", "make_events", "assign_blocks", "read_scene_cuts",
+__all__ = ["language_events", "vision_events", "make_events", "assign_blocks", "check_dropped",
+           "read_scene_cuts",
            "detect_scene_cuts", "find_movie", "movie_duration", "EVENT_COLUMNS"]
 
 MOVIE_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov")
@@ -36,6 +37,29 @@ def _sentence_ids(transcript: pd.DataFrame) -> np.ndarray:
     if "is_onset" in transcript:
         return np.cumsum(transcript["is_onset"].fillna(0).to_numpy(int) > 0)
     return np.zeros(len(transcript), dtype=int)
+
+
+def check_dropped(n_dropped: int, n_total: int, config: dict, what: str, why: str) -> None:
+    """Refuse losing more than ``events.max_dropped_fraction`` of a movie's events.
+
+    Parameters
+    ----------
+    n_dropped, n_total : int
+        Events lost and events in all.
+    config : dict
+        Validated configuration.
+    what, why : str
+        What was lost (file, run and alignment) and its likely cause, for the message.
+
+    Raises
+    ------
+    ValueError
+        When ``n_dropped / n_total`` exceeds the configured fraction.
+    """
+    limit = config["events"]["max_dropped_fraction"]
+    if n_total and n_dropped > limit * n_total:
+        raise ValueError(f"{what}: {n_dropped / n_total:.0%}, more than the {limit:.0%} allowed "
+                         f"(config events.max_dropped_fraction). Most likely {why}.")
 
 
 def assign_blocks(times: np.ndarray, block_s: float) -> np.ndarray:
