@@ -208,3 +208,127 @@ def write_film(path: Path, duration_s: float, *, fps: float = 2.0, size: int = 3
         for packet in stream.encode():
             container.mux(packet)
     return np.arange(per_shot, n_frames, per_shot) / fps
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenNeuro ds005574, the "Podcast" ECoG dataset (Zada et al.): a 30-min audio story, no events
+# file (each EDF is cropped to the story), words in stimuli/podcast_transcript.csv.
+
+PODCAST = "podcast"
+
+
+def write_edf(path: Path, names: list[str], data_uv: np.ndarray, fs: float) -> None:
+    """Write an EDF (European Data Format) file: 1-s records of int16 samples in µV.
+
+    The standard's header fields, ASCII and space-padded: 256 bytes, then 256 per signal.
+    """
+    n_signals, n_samples = data_uv.shape
+    per_record = int(round(fs))
+    n_records = n_samples // per_record
+    data_uv = data_uv[:, :n_records * per_record]
+    lo, hi = float(np.floor(data_uv.min())) - 1, float(np.ceil(data_uv.max())) + 1
+    digital = np.round((data_uv - lo) / (hi - lo) * 65535 - 32768).astype("<i2")
+
+    def field(value, width: int) -> bytes:
+        return str(value)[:width].ljust(width).encode("ascii")
+
+    header = b"".join([
+        field(0, 8), field("X X X X", 80), field("Startdate 01-JAN-2020 X X X", 80),
+        field("01.01.20", 8), field("00.00.00", 8), field(256 * (1 + n_signals), 8),
+        field("", 44), field(n_records, 8), field(1, 8), field(n_signals, 4)])
+    columns = [
+        [field(n, 16) for n in names], [field("", 80)] * n_signals, [field("uV", 8)] * n_signals,
+        [field(f"{lo:g}", 8)] * n_signals, [field(f"{hi:g}", 8)] * n_signals,
+        [field(-32768, 8)] * n_signals, [field(32767, 8)] * n_signals,
+        [field("", 80)] * n_signals, [field(per_record, 8)] * n_signals,
+        [field("", 32)] * n_signals]
+    header += b"".join(b"".join(c) for c in columns)
+    records = digital.reshape(n_signals, n_records, per_record).transpose(1, 0, 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + records.tobytes())
+
+
+def write_wav(path: Path, duration_s: float, rate: int = 8000) -> None:
+    """A mono 16-bit PCM tone standing in for the story's audio (only its length is read)."""
+    import wave
+
+    t = np.arange(int(duration_s * rate)) / rate
+    samples = (3000 * np.sin(2 * np.pi * 220 * t)).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+
+
+def build_podcast(root: Path, *, duration_s: float = 360.0, fs: float = 256.0,
+                  seed: int = 0) -> dict:
+    """Write a ds005574-shaped dataset under ``root``: two subjects, one EDF run each of task
+    ``podcast`` covering the whole story (no events file), channels.tsv with a byte-order mark
+    and a contact marked bad, ECoG grids/strips and depth contacts all typed ``ECOG`` with their
+    ``group`` in the electrodes file, MNI152NLin2009aSym and ``Other`` coordinates, 60 Hz mains,
+    ``stimuli/podcast.wav`` and ``stimuli/podcast_transcript.csv`` (index, word_idx, word,
+    start, end). The story is shorter than published (30 min) and the rate lower (512 Hz).
+
+    Returns
+    -------
+    facts : dict
+        ``duration_s``, ``subjects``, ``words`` (the transcript) and per subject the clean
+        channel names.
+    """
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    _json(root / "dataset_description.json", {
+        "Name": "replica of the ds005574 Podcast layout (synthetic signals)",
+        "BIDSVersion": "1.10.0", "DatasetType": "raw"})
+    _tsv(root / "participants.tsv", pd.DataFrame({"participant_id": ["sub-01", "sub-02"],
+                                                  "nyu_id": [1, 2]}))
+    rows, t, k = [], 3.71, 0
+    while t < duration_s - 2:
+        duration = float(rng.uniform(0.08, 0.4))
+        word = str(rng.choice(["act", "one,", "monkey", "in", "the", "story", "and", "then",
+                               "he", "said.", "so", "we", "went", "home"]))
+        rows.append({"word_idx": k, "word": word, "start": round(t, 3),
+                     "end": round(t + duration, 3)})
+        t += duration + float(rng.uniform(0.05, 0.5))
+        k += 1
+    words = pd.DataFrame(rows)
+    (root / "stimuli").mkdir(parents=True, exist_ok=True)
+    words.to_csv(root / "stimuli" / f"{PODCAST}_transcript.csv")  # with its index column
+    write_wav(root / "stimuli" / f"{PODCAST}.wav", duration_s)
+    clean: dict[str, list[str]] = {}
+    for label in ("01", "02"):
+        folder = root / f"sub-{label}" / "ieeg"
+        grid = [f"G{i}" for i in range(1, 17)]
+        depth = [f"D{i}" for i in range(1, 7)]
+        names = grid + depth + ["EKG1", "DC1"]
+        types = ["ECOG"] * (len(grid) + len(depth)) + ["ECG", "MISC"]
+        n = int(round(duration_s * fs))
+        data = rng.standard_normal((len(names), n)) * 20.0
+        data += 15.0 * np.sin(2 * np.pi * 60.0 * np.arange(n) / fs)[None, :]
+        stem = f"sub-{label}_task-{PODCAST}"
+        write_edf(folder / f"{stem}_ieeg.edf", names, data, fs)
+        _json(folder / f"{stem}_ieeg.json", {
+            "TaskName": PODCAST, "TaskDescription": "Passive listening to an audio story.",
+            "PowerLineFrequency": 60, "RecordingType": "continuous", "SoftwareFilters": "n/a",
+            "SamplingFrequency": fs, "RecordingDuration": duration_s,
+            "iEEGReference": "Two-contact subdural strip facing toward the skull"})
+        status = ["bad" if name == "G1" else "good" for name in names]
+        table = pd.DataFrame({"name": names, "type": types, "units": "n/a", "low_cutoff": "n/a",
+                              "high_cutoff": "n/a", "sampling_frequency": fs, "status": status,
+                              "status_description": ["no localization" if s == "bad" else "n/a"
+                                                     for s in status]})
+        path = folder / f"{stem}_channels.tsv"
+        table.to_csv(path, sep="\t", index=False, na_rep="n/a", encoding="utf-8-sig")
+        located = grid[1:] + depth  # G1 has no localization, as published
+        for space, units in (("MNI152NLin2009aSym", "mm"), ("Other", "n/a")):
+            xyz = rng.uniform(-70, 70, (len(located), 3))
+            _tsv(folder / f"sub-{label}_space-{space}_electrodes.tsv", pd.DataFrame({
+                "name": located, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "size": 4.15,
+                "group": [n.rstrip("0123456789") for n in located]}))
+            _json(folder / f"sub-{label}_space-{space}_coordsystem.json", {
+                "iEEGCoordinateSystem": space, "iEEGCoordinateUnits": units})
+        clean[f"sub-{label}"] = located
+    return {"duration_s": duration_s, "subjects": ["sub-01", "sub-02"], "words": words,
+            "channels": clean}

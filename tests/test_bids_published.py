@@ -287,7 +287,9 @@ def test_left_out_blocks_are_refused_however_logged(replica, tmp_path, edit):
 def test_a_task_marker_lasting_until_the_film_is_not_a_block(replica, tmp_path):
     base, _ = replica
     # As ds003688 sub-39: 'start task' lasts 97.6 s, up to the first music row.
-    start = (lambda ev: ev["trial_type"] == "start task")
+    def start(ev):
+        return ev["trial_type"] == "start task"
+
     root = _events_variant(base, tmp_path, lambda ev: ev.assign(
         onset=np.where(start(ev), ev["onset"].astype(float) - 19.981, ev["onset"]),
         duration=np.where(start(ev), 20.0, ev["duration"])))
@@ -383,3 +385,31 @@ def test_a_configured_movie_must_match_stim_file(replica, tmp_path):
     root = _events_variant(base, tmp_path, lambda ev: ev.assign(stim_file="stimuli/other.mp4"))
     with pytest.raises(ValueError, match=r"dataset.movie is 'chill' but .* names \['other'\]"):
         open_dataset(_config(base, tmp_path, dataset={"root": str(root)})).movie("sub-01", 1)
+
+
+@pytest.mark.slow
+def test_workflow_runs_end_to_end_on_the_replica(replica, tmp_path):
+    from workflow_utils import snakemake
+
+    base, facts = replica
+    # One subject keeps it short: sub-30, the ECoG grid recorded beside an HD grid.
+    cfg = _config(base, tmp_path / "results", dataset={"subjects": ["sub-30"]})
+    cfg["models"] = [{"name": "tiny-efficientnet"}, {"name": "tiny-minilm"},
+                     {"name": "tiny-clip.vision"}]
+    cfg["stats"].update({"n_permutations": 200, "n_bootstrap": 200})
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run = snakemake(tmp_path, path)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    results = tmp_path / "results"
+    for subject in ["sub-30"]:
+        for alignment in ("language", "vision"):
+            responses = read_responses(results / "subjects" / subject / "responses"
+                                       / f"{alignment}.h5")
+            assert responses["responses"].shape[0] == (len(facts["words"])
+                                                       if alignment == "language" else 55)
+        assert (results / "subjects" / subject / "report.html").exists()
+    summary = (results / "summary.html").read_text()
+    assert 'id="one-alignment"' not in summary
+    sites = pd.read_csv(results / "sites.tsv", sep="\t")
+    assert set(sites["space"]) <= {"ACPC"}  # carried with its label, never called MNI

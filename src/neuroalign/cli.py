@@ -147,8 +147,11 @@ def _add_check_data(sub: argparse._SubParsersAction) -> None:
 
 def _run_check_data(args: argparse.Namespace) -> int:
     from .data.check import check_data
+    from .features import get_model
 
-    report = check_data(_config(args), signal=args.signal)
+    config = _config(args)
+    image_models = [m["name"] for m in config["models"] if "image" in get_model(m["name"]).inputs]
+    report = check_data(config, signal=args.signal, image_models=image_models)
     print(report.text())
     return 0 if report.ok else 1
 

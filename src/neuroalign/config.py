@@ -21,7 +21,7 @@ import yaml
 from .utils import closest, did_you_mean
 
 __all__ = ["load_config", "validate_config", "config_schema", "config_hash", "ConfigError",
-           "role_models"]
+           "role_models", "linear_baselines"]
 
 
 class ConfigError(ValueError):
@@ -138,6 +138,14 @@ def config_hash(config: dict[str, Any], sections: list[str] | None = None) -> st
             part[section] = {k: v for k, v in part[section].items() if k != key}
     text = json.dumps(part, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def linear_baselines(sites: dict[str, Any], vision: list[str], language: list[str]) -> list[str]:
+    """The linear-integration baselines that run: ``sites.linear_baselines`` when there are
+    both vision and language models to combine, else none (a language-only study has no
+    vision features to mix in). The one rule for stats and workflow."""
+    return list(sites.get("linear_baselines", ["concat", "banded"])) if vision and language \
+        else []
 
 
 def role_models(sites: dict[str, Any], modality_of: dict[str, str], role: str) -> list[str]:

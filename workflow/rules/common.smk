@@ -6,7 +6,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from neuroalign.artifacts import ARTIFACTS
-from neuroalign.config import ConfigError, config_hash, role_models, validate_config
+from neuroalign.config import (
+    ConfigError,
+    config_hash,
+    linear_baselines,
+    role_models,
+    validate_config,
+)
 from neuroalign.data.build import open_dataset, selected_subjects, selected_trials
 from neuroalign.io import atomic_path
 
@@ -105,9 +111,7 @@ _TRAINED_MODALITY = {m: get_model(m).modality for m, entry in MODELS.items()
 BASELINE_VISION = role_models(NA_CONFIG["sites"], _TRAINED_MODALITY, "vision")
 BASELINE_LANGUAGE = role_models(NA_CONFIG["sites"], _TRAINED_MODALITY, "language")
 BASELINE_MODELS = BASELINE_VISION + BASELINE_LANGUAGE
-BASELINES = (
-    NA_CONFIG["sites"]["linear_baselines"] if BASELINE_VISION and BASELINE_LANGUAGE else []
-)
+BASELINES = linear_baselines(NA_CONFIG["sites"], BASELINE_VISION, BASELINE_LANGUAGE)
 if NA_CONFIG["sites"]["linear_baselines"] and not BASELINES:
     logger.warning(
         "neuroalign: linear baselines need at least one vision and one language model; "

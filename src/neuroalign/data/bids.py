@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import ELECTRODE_COLUMNS
-from ..utils import did_you_mean, logger
+from ..utils import _check_option, did_you_mean, logger
 from .braintreebank import TriggerMapping, checked_transcript
 from .labels import is_non_neural, parse_label
 
@@ -377,6 +377,7 @@ class TranscriptFiles:
     words : str
         Path of the words table under the dataset root; ``{movie}`` is replaced by the
         movie id (ds003688: ``stimuli/annotations/sound/sound_annotation_words.tsv``).
+        Tab-separated, or comma-separated when it ends in ``.csv``.
     sentences : str | None
         Path of a sentences table (same columns); every word joins the last sentence that
         starts at or before it, which gives language events their context. None: the words
@@ -404,7 +405,9 @@ class TranscriptFiles:
         if not path.exists():
             raise FileNotFoundError(f"{path}: file not found ({what} of movie {movie!r}, config "
                                     f"dataset.transcript.{what})")
-        table = _read_tsv(path)
+        # Tab-separated as BIDS asks, or comma-separated where a dataset ships a .csv.
+        table = (pd.read_csv(path, na_values=["n/a"], encoding="utf-8-sig")
+                 if path.suffix.lower() == ".csv" else _read_tsv(path))
         wanted = {key: self.columns.get(key, key) for key in needed}
         missing = [f"{col!r} (for {key})" for key, col in wanted.items() if col not in table]
         if missing:
@@ -521,6 +524,10 @@ class BIDSMovieDataset(BIDSDataset):
         block logs disagree by milliseconds) and still count as continuous playback.
     transcript : TranscriptFiles | None
         Where the words are, when not in ``stimuli/<movie>_transcript.tsv``.
+    playback_from : 'events' | 'recording_start'
+        ``events``: playback is timed by the events files (above). ``recording_start``: every
+        run is cropped to the stimulus, which starts at its first sample and plays without
+        pause (OpenNeuro ds005574, "Podcast": no events file); needs ``movie``.
     """
 
     def __init__(self, root: str | Path, task: str | None = None,
@@ -528,8 +535,14 @@ class BIDSMovieDataset(BIDSDataset):
                  acquisition: str | None = None, movie: str | None = None,
                  pause_trial_types: list[str] | tuple[str, ...] = (),
                  playback_tolerance_s: float = 0.05,
-                 transcript: TranscriptFiles | None = None) -> None:
+                 transcript: TranscriptFiles | None = None,
+                 playback_from: str = "events") -> None:
         super().__init__(root)
+        _check_option("playback_from", playback_from, ("events", "recording_start"))
+        if playback_from == "recording_start" and movie is None:
+            raise ValueError("playback_from 'recording_start' needs the movie's id: set config "
+                             "dataset.movie (the stimulus file's name without extension)")
+        self.playback_from = playback_from
         self.task = task
         self.playback_types = ([movie_trial_type] if isinstance(movie_trial_type, str)
                                else list(movie_trial_type))
@@ -802,6 +815,8 @@ class BIDSMovieDataset(BIDSDataset):
     def movie(self, subject: str, trial: int) -> str:
         """Movie id of a run: the stem of its playback rows' ``stim_file`` (or the
         configured ``movie`` when they have none)."""
+        if self.playback_from == "recording_start":
+            return self.movie_id
         rows, path = self._movie_rows(subject, trial)
         movies = sorted({Path(str(f)).stem for f in rows["stim_file"]})
         if len(movies) != 1:
@@ -809,9 +824,14 @@ class BIDSMovieDataset(BIDSDataset):
         return movies[0]
 
     def trigger_mapping(self, subject: str, trial: int):
-        """Movie time -> sample from the run's playback rows (one anchor at each row's ends)."""
-        rows, path = self._movie_rows(subject, trial)
+        """Movie time -> sample from the run's playback rows (one anchor at each row's ends),
+        or, with ``playback_from='recording_start'``, from the first sample on."""
         fs = float(self._raw(subject, trial).info["sfreq"])
+        if self.playback_from == "recording_start":
+            n = self.n_samples(subject, trial)
+            return PlaybackMapping(movie_time=np.array([0.0, n / fs]),
+                                   index=np.array([0.0, float(n)]), fs=fs, pauses=[])
+        rows, path = self._movie_rows(subject, trial)
         onset = rows["onset"].to_numpy(float)
         duration = rows["duration"].to_numpy(float)
         if (duration <= 0).any():

@@ -63,7 +63,8 @@ def open_dataset(config: dict[str, Any]) -> BrainTreeBank | BIDSMovieDataset:
                                 acquisition=ds.get("acquisition"), movie=ds.get("movie"),
                                 pause_trial_types=ds.get("pause_trial_types", []),
                                 playback_tolerance_s=ds.get("playback_tolerance_s", 0.05),
-                                transcript=transcript)
+                                transcript=transcript,
+                                playback_from=ds.get("playback_from", "events"))
     return BrainTreeBank(ds["root"])
 
 

@@ -51,7 +51,8 @@ class DataReport:
         return "\n".join(out)
 
 
-def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
+def check_data(config: dict[str, Any], signal: bool = False,
+               image_models: list[str] | tuple[str, ...] = ()) -> DataReport:
     """Check the dataset a validated config points to.
 
     Parameters
@@ -60,6 +61,9 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
         Validated configuration (:func:`neuroalign.config.load_config`).
     signal : bool
         Also read every channel to find NaN and flat ones (slow on big data).
+    image_models : list of str
+        The configured models that read frames (the CLI finds them in the features registry,
+        which the data stage does not import): a problem on an audio-only stimulus.
 
     Returns
     -------
@@ -139,7 +143,8 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
                 for row, reason in bad.items():
                     rep.lines.append(f"    drop {clean['name'].iloc[row]}: {reason}")
             if movie not in movies_checked:
-                movies_checked[movie] = _check_movie(config, dataset, movie, alignments, rep)
+                movies_checked[movie] = _check_movie(config, dataset, movie, alignments, rep,
+                                                     list(image_models))
             for alignment, times in movies_checked[movie].items():
                 samples = mapping.to_samples(times)
                 inside = (samples >= 0) & (samples < n_samples)
@@ -166,7 +171,8 @@ def check_data(config: dict[str, Any], signal: bool = False) -> DataReport:
 
 
 def _check_movie(config: dict[str, Any], dataset, movie: str,
-                 alignments: list[str], rep: DataReport) -> dict[str, np.ndarray]:
+                 alignments: list[str], rep: DataReport,
+                 image_models: list[str] = ()) -> dict[str, np.ndarray]:
     """Check a movie's transcript, file and scene cuts; return event times per alignment."""
     counts: dict[str, np.ndarray] = {}
     try:
@@ -180,8 +186,19 @@ def _check_movie(config: dict[str, Any], dataset, movie: str,
     except (FileNotFoundError, ValueError) as err:
         rep.problems.append(str(err))
         return counts
-    rep.lines.append(f"movie {movie!r}: {path}, {duration:.1f} s at {fps:.2f} fps, "
-                     f"{len(transcript)} words")
+    rep.lines.append(f"movie {movie!r}: {path}, {duration:.1f} s "
+                     + (f"at {fps:.2f} fps" if fps is not None else "of audio (no pictures)")
+                     + f", {len(transcript)} words")
+    if fps is None:
+        if "vision" in alignments:
+            rep.problems.append(f"movie {movie!r}: {path} is audio only, so it has no scene cuts "
+                                "for the vision alignment; set config events.alignments: "
+                                "[language]")
+        if image_models:
+            rep.problems.append(f"movie {movie!r}: {path} is audio only, so model(s) "
+                                f"{', '.join(image_models)} (image inputs) cannot run; keep "
+                                "text models only in config models")
+        alignments = [a for a in alignments if a != "vision"]
     beyond = int((transcript["start"].to_numpy(float) >= duration).sum())
     try:
         check_dropped(beyond, len(transcript), config,

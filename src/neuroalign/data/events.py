@@ -28,6 +28,9 @@ __all__ = ["language_events", "vision_events", "make_events", "assign_blocks", "
            "detect_scene_cuts", "find_movie", "movie_duration", "EVENT_COLUMNS"]
 
 MOVIE_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov")
+# A stimulus without pictures (an audio story, as OpenNeuro ds005574's podcast.wav) serves
+# the language alignment and text-only models; it has no frames.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 
 
 def _sentence_ids(transcript: pd.DataFrame) -> np.ndarray:
@@ -169,6 +172,9 @@ def make_events(alignment: str, transcript: pd.DataFrame, *, cut_times: np.ndarr
     else:
         if cut_times is None:
             raise ValueError("vision events need scene-cut times (cut_times)")
+        if fps is None:
+            raise ValueError("the vision alignment needs a movie with pictures, but the "
+                             "stimulus is audio only (config events.alignments)")
         events = vision_events(cut_times, transcript, fps=fps, context_words=context_words)
     events = events.sort_values("time_s", kind="stable").reset_index(drop=True)
     if duration_s is not None:
@@ -195,20 +201,26 @@ def read_scene_cuts(path: str | os.PathLike) -> np.ndarray:
 
 
 def find_movie(movies_root: str | os.PathLike, movie: str) -> Path:
-    """Locate ``{movie}.mp4|mkv|avi|mov`` or a ``{movie}/`` frames folder under ``movies_root``."""
+    """Locate ``{movie}.mp4|mkv|avi|mov`` or a ``{movie}/`` frames folder under ``movies_root``,
+    else an audio-only ``{movie}.wav|flac|mp3|ogg|m4a`` (no frames: see :func:`movie_info`)."""
     root = Path(movies_root)
     for ext in MOVIE_EXTENSIONS:
         if (root / f"{movie}{ext}").exists():
             return root / f"{movie}{ext}"
     if (root / movie).is_dir():
         return root / movie
+    for ext in AUDIO_EXTENSIONS:
+        if (root / f"{movie}{ext}").exists():
+            return root / f"{movie}{ext}"
     raise FileNotFoundError(
-        f"{root}: no movie file for {movie!r} (looked for {movie}{{{','.join(MOVIE_EXTENSIONS)}}} "
-        f"and a {movie}/ frames folder; set movies.root in the config)")
+        f"{root}: no movie file for {movie!r} (looked for {movie}{{{','.join(MOVIE_EXTENSIONS)}}}, "
+        f"a {movie}/ frames folder and, for a story without pictures, "
+        f"{movie}{{{','.join(AUDIO_EXTENSIONS)}}}; set movies.root in the config)")
 
 
-def movie_info(path: str | os.PathLike) -> tuple[float, float]:
-    """(duration in s, frames per second) of a movie file or frames folder."""
+def movie_info(path: str | os.PathLike) -> tuple[float, float | None]:
+    """(duration in s, frames per second) of a movie file or frames folder; the frame rate is
+    None for an audio-only stimulus."""
     path = Path(path)
     if path.is_dir():
         fps_file = path / "fps.txt"
@@ -220,6 +232,13 @@ def movie_info(path: str | os.PathLike) -> tuple[float, float]:
 
     try:
         with av.open(str(path)) as container:
+            if not container.streams.video and container.streams.audio:
+                stream = container.streams.audio[0]
+                if stream.duration is not None and stream.time_base is not None:
+                    return float(stream.duration * stream.time_base), None
+                if container.duration is not None:
+                    return container.duration / 1e6, None
+                raise ValueError("no duration in its audio stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 25.0)
             if stream.duration is not None and stream.time_base is not None:
@@ -228,8 +247,8 @@ def movie_info(path: str | os.PathLike) -> tuple[float, float]:
                 duration = container.duration / 1e6
             else:
                 duration = (stream.frames or 0) / fps
-    except (av.error.FFmpegError, IndexError) as err:
-        raise ValueError(f"{path}: unreadable video ({err})") from err
+    except (av.error.FFmpegError, IndexError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable video or audio ({err})") from err
     return duration, fps
 
 

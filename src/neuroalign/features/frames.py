@@ -159,6 +159,9 @@ def iter_frames(path: str | os.PathLike, times: Sequence[float], *,
     if len(times) > 1 and np.any(np.diff(times) < 0):
         raise ValueError("iter_frames needs non-decreasing times (sort the events first)")
     duration, fps = movie_info(path)
+    if fps is None:
+        raise ValueError(f"{path}: an audio-only stimulus has no frames; models with image "
+                         "inputs cannot run on it (config models; text-only models can)")
     check_frame_times(times, duration, path, event_ids)
     if path.is_dir():
         yield from _folder_frames(path, times, fps)

@@ -226,6 +226,7 @@ def render_summary(config: dict[str, Any], sites: list[str | os.PathLike],
         methods=paragraphs, references=references, header=header, rows=rows,
         class_col=header.index("class"), classes=classes, region_header=list(regions.columns),
         region_rows=region_rows, n_subjects=len(loaded),
+        alignments=list(config["events"]["alignments"]),
         provenance=provenance(config, [*sites, *electrodes, *([pooled] if pooled else [])]))
     if figures_dir is not None:
         for f in figs:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..artifacts import COMPARISON_COLUMNS
-from ..config import role_models
+from ..config import linear_baselines, role_models
 from ..utils import logger
 from .comparisons import (
     bh_fdr,
@@ -100,7 +100,7 @@ def model_roles(sites: dict[str, Any], trained: dict[str, dict]) -> dict[str, li
     modality_of = {m: str(trained[m]["attrs"].get("modality", "")) for m in ran}
     for kind in ("vision", "language", "multimodal"):
         roles[kind] = role_models(sites, modality_of, kind)
-    roles["baselines"] = list(sites.get("linear_baselines", ["concat", "banded"]))
+    roles["baselines"] = linear_baselines(sites, roles["vision"], roles["language"])
     needed = [m for kind in ("vision", "language", "multimodal") for m in roles[kind]]
     if roles["multimodal"]:
         needed += roles["baselines"]
