@@ -332,3 +332,32 @@ def build_podcast(root: Path, *, duration_s: float = 360.0, fs: float = 256.0,
         clean[f"sub-{label}"] = located
     return {"duration_s": duration_s, "subjects": ["sub-01", "sub-02"], "words": words,
             "channels": clean}
+
+
+def write_tiny_multilingual_minilm(folder: Path, sentences: list[str]) -> Path:
+    """A ``save_pretrained`` folder in the layout of sentence-transformers'
+    paraphrase-multilingual-MiniLM-L12-v2, built with the upstream libraries: a BERT of its 12
+    layers (width 16) and an XLM-R-style SentencePiece-Unigram fast tokenizer trained on
+    ``sentences``. Stands in for the real checkpoint, which cannot be downloaded here."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import BertConfig, BertModel, XLMRobertaTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.train_from_iterator(sentences, trainers.UnigramTrainer(
+        vocab_size=120, special_tokens=specials, unk_token="<unk>"))
+    fast = XLMRobertaTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
+                                   sep_token="</s>", cls_token="<s>", unk_token="<unk>",
+                                   pad_token="<pad>", mask_token="<mask>")
+    config = BertConfig(vocab_size=len(fast), hidden_size=16, num_hidden_layers=12,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=130,
+                        pad_token_id=fast.pad_token_id)
+    import torch
+
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    BertModel(config, add_pooling_layer=True).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder

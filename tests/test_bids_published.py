@@ -394,7 +394,14 @@ def test_workflow_runs_end_to_end_on_the_replica(replica, tmp_path):
     base, facts = replica
     # One subject keeps it short: sub-30, the ECoG grid recorded beside an HD grid.
     cfg = _config(base, tmp_path / "results", dataset={"subjects": ["sub-30"]})
-    cfg["models"] = [{"name": "tiny-efficientnet"}, {"name": "tiny-minilm"},
+    # Dutch speech: the multilingual entry, loaded by its real loader from a tiny checkpoint
+    # of its layout (the real one cannot be downloaded here).
+    from replicas import _DUTCH, write_tiny_multilingual_minilm
+
+    sentences = facts["sentences"]["item"].tolist() + [" ".join(_DUTCH)]
+    folder = write_tiny_multilingual_minilm(tmp_path / "multilingual", sentences)
+    cfg["models"] = [{"name": "tiny-efficientnet"},
+                     {"name": "multilingual-minilm", "weights": str(folder)},
                      {"name": "tiny-clip.vision"}]
     cfg["stats"].update({"n_permutations": 200, "n_bootstrap": 200})
     path = tmp_path / "config.yaml"

@@ -3,6 +3,8 @@ SimCSE) and HF cross-attention multimodal (BLIP, FLAVA) towers, through their ti
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -250,3 +252,38 @@ def test_multimodal_transform_uses_the_models_processor(env):
                                 -0.40821073 / 0.27577711], rtol=1e-4)
     lengths = batch["attention_mask"].sum(1).tolist()  # padded to the longer text
     assert lengths[0] < lengths[1] == batch["input_ids"].shape[1]
+
+
+def test_multilingual_entry_reads_dutch_from_a_local_folder(env, tmp_path, empty_hub_cache):
+    """``multilingual-minilm`` (a BERT with XLM-R's SentencePiece tokenizer) through the real
+    loader: a local folder, then the hub-cache layout, with a tiny checkpoint of its layout."""
+    from replicas import _DUTCH, write_tiny_multilingual_minilm
+
+    from neuroalign.features.registry import language_problems
+
+    sentences = [" ".join(_DUTCH[i:i + 6]) for i in range(0, len(_DUTCH), 3)]
+    folder = write_tiny_multilingual_minilm(tmp_path / "ckpt", sentences)
+    events = env["language"].assign(text=[sentences[i % len(sentences)]
+                                          for i in range(len(env["language"]))])
+    spec = get_model("multilingual-minilm")
+    assert spec.reads("nl") and not get_model("minilm").reads("nl")
+    tokens = spec.preprocess(str(folder))(list(events["text"]))
+    unk = spec.preprocess(str(folder)).tokenizer.unk_token_id
+    assert (tokens["input_ids"] != unk).float().mean() > 0.9  # its own vocabulary, not MiniLM's
+    out = extract_features("multilingual-minilm", "trained", events, env["root"] / "movies",
+                           tmp_path / "f.h5", movie=MOVIE, verbose="warning",
+                           weights=str(folder))
+    feats, attrs = read_features(out)
+    assert list(feats) == list(spec.layers) and len(feats) == 13
+    assert attrs["weights_sha256"] == sha256_file(folder / "model.safetensors")
+    # The same checkpoint found in the hub cache under the real repo id.
+    repo = empty_hub_cache / "models--sentence-transformers--paraphrase-multilingual-MiniLM-L12-v2"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(folder, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    assert load_model("multilingual-minilm", "trained").weights_sha256 == attrs["weights_sha256"]
+    # English-only text models are refused for a Dutch transcript, naming the alternative.
+    problems = language_problems(["minilm", "multilingual-minilm", "efficientnet-lite0"], "nl")
+    assert len(problems) == 1 and "'minilm' reads en text only" in problems[0]
+    assert "multilingual-minilm" in problems[0]

@@ -147,11 +147,13 @@ def _add_check_data(sub: argparse._SubParsersAction) -> None:
 
 def _run_check_data(args: argparse.Namespace) -> int:
     from .data.check import check_data
-    from .features import get_model
+    from .features.registry import get_model, language_problems
 
     config = _config(args)
     image_models = [m["name"] for m in config["models"] if "image" in get_model(m["name"]).inputs]
     report = check_data(config, signal=args.signal, image_models=image_models)
+    report.problems += language_problems([m["name"] for m in config["models"]],
+                                         config["dataset"]["language"])
     print(report.text())
     return 0 if report.ok else 1
 

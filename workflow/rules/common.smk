@@ -94,10 +94,14 @@ def all_data_outputs():
 
 # ---- models: the registry says each model's modality; the config says which to run.
 from neuroalign.features import get_model
+from neuroalign.features.registry import language_problems
 
 MODELS = {m["name"]: m for m in NA_CONFIG["models"]}
 for _name in MODELS:
     get_model(_name)  # unknown names fail here, with the closest registered name
+_language = language_problems(list(MODELS), NA_CONFIG["dataset"]["language"])
+if _language:
+    raise WorkflowError("\n".join(_language))
 MODEL_INITS = [(m, i) for m, entry in MODELS.items() for i in entry["init"]]
 
 

@@ -90,6 +90,9 @@ class ModelSpec:
         How the ``init: random`` twin is built (documented per family).
     extra : dict
         Family-specific settings (e.g. an open_clip architecture and pretrained tag).
+    languages : tuple of str
+        ISO 639-1 codes of the languages its text input was trained on (``("*",)``: any,
+        for multilingual towers and controls); checked against ``dataset.language``.
     """
 
     name: str
@@ -105,6 +108,11 @@ class ModelSpec:
     description: str = ""
     random_init: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    languages: tuple[str, ...] = ("en",)
+
+    def reads(self, language: str) -> bool:
+        """Whether its input covers ``language`` (always, for image-only towers)."""
+        return "text" not in self.inputs or "*" in self.languages or language in self.languages
 
     def __post_init__(self) -> None:
         # Registry entries are code, so a wrong literal is a programming error.

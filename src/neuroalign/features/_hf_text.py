@@ -1,4 +1,5 @@
-"""Hugging Face language towers: SBERT (all-mpnet-base-v2), SimCSE (RoBERTa), tiny test configs.
+"""Hugging Face language towers: SBERT (all-mpnet-base-v2), SimCSE (RoBERTa), a multilingual
+MiniLM (paraphrase-multilingual-MiniLM-L12-v2, 50+ languages), tiny test configs.
 
 Also home of the Hugging Face plumbing shared with :mod:`._hf_multimodal`: finding a model
 folder offline (:func:`hf_folder`), strict ``from_pretrained`` (:func:`from_pretrained_checked`)
@@ -290,6 +291,11 @@ SBERT = HFEntry("sbert", "MPNetModel", repo_id="sentence-transformers/all-mpnet-
                 model_kwargs=_NO_POOLER, unused_prefixes=("pooler.",))
 SIMCSE = HFEntry("simcse", "RobertaModel", repo_id="princeton-nlp/sup-simcse-roberta-base",
                  model_kwargs=_NO_POOLER, unused_prefixes=("pooler.", "lm_head."))
+# BERT architecture with XLM-R's 250k-token SentencePiece vocabulary; reads Dutch (ds003688).
+MULTILINGUAL_MINILM = HFEntry(
+    "multilingual-minilm", "BertModel",
+    repo_id="sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+    model_kwargs=_NO_POOLER, unused_prefixes=("pooler.",))
 TINY_SBERT = HFEntry("tiny-sbert", "MPNetModel", tiny_config=_tiny_mpnet,
                      model_kwargs=_NO_POOLER, unused_prefixes=("pooler.",))
 TINY_SIMCSE = HFEntry("tiny-simcse", "RobertaModel", tiny_config=_tiny_roberta,
@@ -303,8 +309,8 @@ _TINY_DOC = (f"fixed reference seed {TINY_REFERENCE_SEED}, a state-dict file or 
 
 
 def _spec(entry: HFEntry, family: str, n_layers: int, pooling: str, max_length: int,
-          description: str) -> ModelSpec:
-    return ModelSpec(
+          description: str, languages: tuple[str, ...] = ("en",)) -> ModelSpec:
+    return ModelSpec(languages=languages,
         name=entry.name, family=family, modality="language", inputs="text",
         loader=hf_loader(entry), preprocess=_text_preprocess(entry, max_length),
         layers=("embeddings",) + tuple(f"encoder.layer.{i}" for i in range(n_layers)),
@@ -318,6 +324,9 @@ SPECS = [
           "SBERT all-mpnet-base-v2 (HF sentence-transformers/all-mpnet-base-v2), mean pooling"),
     _spec(SIMCSE, "roberta", 12, "cls", 512,
           "supervised SimCSE RoBERTa-base (HF princeton-nlp/sup-simcse-roberta-base), CLS"),
+    _spec(MULTILINGUAL_MINILM, "bert", 12, "mean", 128,
+          "multilingual MiniLM-L12 sentence encoder, 50+ languages (HF sentence-transformers/"
+          "paraphrase-multilingual-MiniLM-L12-v2), mean pooling", languages=("*",)),
     _spec(TINY_SBERT, "mpnet", 2, "mean", TINY_MAX_LENGTH,
           f"tiny MPNet (2 layers, width 32) for tests; 'trained' = {_TINY_DOC}"),
     _spec(TINY_SIMCSE, "roberta", 2, "cls", TINY_MAX_LENGTH,

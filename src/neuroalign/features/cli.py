@@ -64,13 +64,15 @@ def format_registry() -> str:
     """The registry as an aligned text table (one row per entry)."""
     from .registry import list_models
 
-    rows = [("name", "modality", "inputs", "layers", "kind", "description")]
+    rows = [("name", "modality", "inputs", "layers", "kind", "languages", "description")]
     for s in list_models():
+        languages = "-" if "text" not in s.inputs else (
+            "any" if "*" in s.languages else ",".join(s.languages))
         rows.append((s.name, s.modality, s.inputs, str(len(s.layers)),
-                     "control" if s.is_control else "network", s.description))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True))
-                     + "  " + r[5] for r in rows)
+                     "control" if s.is_control else "network", languages, s.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True))
+                     + "  " + r[6] for r in rows)
 
 
 def _run_list(args: argparse.Namespace) -> int:

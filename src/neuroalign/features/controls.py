@@ -153,6 +153,7 @@ SPECS = [
         name=f"sim-{kind}", family="sim", modality=kind,
         inputs={"vision": "image", "language": "text", "multimodal": "image+text"}[kind],
         loader=_loader(kind), preprocess=None, layers=("latent",), default_pooling="cls",
+        languages=("*",),  # the ground-truth latent reads no text
         is_control=True, trained_id=_id(kind),
         description=f"VALIDATION CONTROL: simulator's ground-truth {kind} latent + noise",
         random_init="same latents with whole blocks of events permuted (seeded)")

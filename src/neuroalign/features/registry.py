@@ -14,6 +14,7 @@ from . import _bert, _clip, _efficientnet, _hf_multimodal, _hf_text, _slip, _tim
 from ._base import INITS, RANDOM_INIT, Loaded, ModelSpec, WeightsNotFoundError
 
 __all__ = ["ModelSpec", "Loaded", "REGISTRY", "get_model", "list_models", "load_model",
+           "language_problems",
            "weights_id", "WeightsNotFoundError"]
 
 _FAMILIES = (_bert.SPECS, _efficientnet.SPECS, controls.SPECS)
@@ -47,6 +48,33 @@ def get_model(name: str) -> ModelSpec:
 def list_models() -> list[ModelSpec]:
     """Every registry entry, in registration order."""
     return list(REGISTRY.values())
+
+
+def language_problems(names: list[str], language: str) -> list[str]:
+    """Why configured models cannot read a dataset's language (empty when all can).
+
+    Parameters
+    ----------
+    names : list of str
+        Registry names of the configured models.
+    language : str
+        ``dataset.language`` (ISO 639-1, e.g. ``'nl'``).
+
+    Returns
+    -------
+    problems : list of str
+        One message per text-reading model trained on other languages only, naming a
+        multilingual entry to use instead.
+    """
+    wrong = [n for n in names if not get_model(n).reads(language)]
+    if not wrong:
+        return []
+    multi = [s.name for s in REGISTRY.values() if "*" in s.languages and not s.is_control
+             and "text" in s.inputs]
+    return [f"model {n!r} reads {', '.join(get_model(n).languages)} text only, but "
+            f"dataset.language is {language!r}: its features of the transcript would mean "
+            f"little. Use a multilingual text model ({', '.join(multi)}) or remove it from "
+            "config models" for n in wrong]
 
 
 def weights_id(spec: ModelSpec, init: str, weights: str | None = None) -> str:
