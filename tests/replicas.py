@@ -300,8 +300,10 @@ def build_podcast(root: Path, *, duration_s: float = 360.0, fs: float = 256.0,
     clean: dict[str, list[str]] = {}
     for label in ("01", "02"):
         folder = root / f"sub-{label}" / "ieeg"
-        grid = [f"G{i}" for i in range(1, 17)]
-        depth = [f"D{i}" for i in range(1, 7)]
+        # Two grids, a strip and a depth shaft, all typed ECOG, whose `group` in the
+        # electrodes file is the electrode kind (G, S, D) as published, not the grid.
+        grid = [f"G{g}{i}" for g in "AB" for i in range(1, 9)]
+        depth = [f"SA{i}" for i in range(1, 5)] + [f"DAMT{i}" for i in range(1, 7)]
         names = grid + depth + ["EKG1", "DC1"]
         types = ["ECOG"] * (len(grid) + len(depth)) + ["ECG", "MISC"]
         n = int(round(duration_s * fs))
@@ -314,19 +316,19 @@ def build_podcast(root: Path, *, duration_s: float = 360.0, fs: float = 256.0,
             "PowerLineFrequency": 60, "RecordingType": "continuous", "SoftwareFilters": "n/a",
             "SamplingFrequency": fs, "RecordingDuration": duration_s,
             "iEEGReference": "Two-contact subdural strip facing toward the skull"})
-        status = ["bad" if name == "G1" else "good" for name in names]
+        status = ["bad" if name == "GA1" else "good" for name in names]
         table = pd.DataFrame({"name": names, "type": types, "units": "n/a", "low_cutoff": "n/a",
                               "high_cutoff": "n/a", "sampling_frequency": fs, "status": status,
                               "status_description": ["no localization" if s == "bad" else "n/a"
                                                      for s in status]})
         path = folder / f"{stem}_channels.tsv"
         table.to_csv(path, sep="\t", index=False, na_rep="n/a", encoding="utf-8-sig")
-        located = grid[1:] + depth  # G1 has no localization, as published
+        located = grid[1:] + depth  # GA1 has no localization, as published
         for space, units in (("MNI152NLin2009aSym", "mm"), ("Other", "n/a")):
             xyz = rng.uniform(-70, 70, (len(located), 3))
             _tsv(folder / f"sub-{label}_space-{space}_electrodes.tsv", pd.DataFrame({
                 "name": located, "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "size": 4.15,
-                "group": [n.rstrip("0123456789") for n in located]}))
+                "group": [n[0] for n in located]}))
             _json(folder / f"sub-{label}_space-{space}_coordsystem.json", {
                 "iEEGCoordinateSystem": space, "iEEGCoordinateUnits": units})
         clean[f"sub-{label}"] = located

@@ -287,3 +287,11 @@ def test_electrodes_reader_checks_extra_columns(tmp_path):
                          tmp_path / "electrodes.parquet")
     with pytest.raises(ValueError, match="channel_index"):
         read_electrodes(path, extra=["channel_index"])
+
+
+def test_electrodes_written_before_the_type_column_still_read(tmp_path):
+    old = [c for c in artifacts.ELECTRODE_COLUMNS if c != "type"]
+    path = write_parquet(pd.DataFrame({c: [1] for c in old}), tmp_path / "electrodes.parquet")
+    table = read_electrodes(path)
+    assert list(table.columns) == artifacts.ELECTRODE_COLUMNS
+    assert table["type"].tolist() == [""]  # depth contacts: the shaft schemes apply

@@ -57,9 +57,17 @@ def test_example_config_reads_the_published_layout(podcast, tmp_path):
     table = ds.electrode_table("sub-01")
     assert table.loc[table["clean"], "name"].tolist() == facts["channels"]["sub-01"]
     assert table["space"].eq("MNI").all()  # the MNI152NLin2009aSym file, not 'Other'
-    assert "no localization" in table.set_index("name").loc["G1", "reason"]
-    depth = table[table["name"].str.fullmatch(r"D\d+")]
-    assert depth["type"].eq("ECOG").all() and depth["shaft"].eq("D").all()
+    assert "no localization" in table.set_index("name").loc["GA1", "reason"]
+    depth = table[table["name"].str.fullmatch(r"DAMT\d+")]
+    assert depth["type"].eq("ECOG").all() and depth["shaft"].eq("DAMT").all()
+    # Each grid is its own group (the label prefix), not the published `group`, which is the
+    # electrode kind (G) shared by both grids.
+    from neuroalign.data.referencing import reference_plan
+
+    plan = reference_plan(table["name"].tolist(), "laplacian", table["clean"].to_numpy(),
+                          kinds=table["type"].tolist(), groups=table["shaft"].tolist())
+    assert np.count_nonzero(plan.weights[plan.out_names.index("GB3")]) == 8
+    assert np.count_nonzero(plan.weights[plan.out_names.index("GA3")]) == 7  # GA1 is bad
     report = check_data(cfg)
     assert report.ok, report.text()
     assert "of audio (no pictures)" in report.text() and "mains 60 Hz" in report.text()

@@ -171,7 +171,37 @@ def test_site_p_combines_models_after_the_worst_alignment():
                                              simes(np.array([0.9, 0.8, 0.9, 0.8]))])
     single = combine_alignments({"vision": model_p["vision"]}, {"vision": tables["vision"]},
                                 {"vision": resp["vision"]})
-    assert (single["p_site"] == 1).all()  # a site needs two alignments
+    # One alignment (a language-only study): its own claim, Bonferroni over the 2 models.
+    assert np.allclose(single["p_site"], [0.002, 0.002])
+
+
+def test_a_language_only_study_can_call_a_site():
+    """No vision model and one alignment: the vision criterion has nothing to beat, so it is
+    not part of the claim (NaN, not p = 1), and the site is the language alignment's claim."""
+    names = ["e0", "e1"]
+    rows = [{"alignment": "language", "comparison": comp, "model_a": ma, "model_b": mb,
+             "electrode": e, "n_bins": 5, "delta_r": 0.1, "p": p, "q": p, "significant": True}
+            for comp, ma, mb, ps in [("trained-vs-random", "mm", "mm/random", (1e-4, 1e-4)),
+                                     ("multimodal-vs-language", "mm", "l1", (1e-4, 0.3))]
+            for e, p in zip(names, ps, strict=True)]
+    r, p = np.full((2, 3), 0.2), np.full((2, 3), 1e-4)
+    trained = {m: _enc(names, r, p) for m in ("mm", "l1")}
+    roles = {"vision": [], "language": ["l1"], "multimodal": ["mm"], "baselines": []}
+    responsive = {"names": names, "bins": np.ones((2, 3), bool),
+                  "electrodes": np.ones(2, bool), "models": ["mm", "l1"]}
+    table, model_p, resp_p = classify_alignment(pd.DataFrame(rows), trained, dict(trained),
+                                                roles, responsive, "language")
+    assert np.isnan(table["language_vs_vision_p"]).all()
+    np.testing.assert_allclose(model_p[0], [1e-4, 0.3])  # the IUT over random and language
+    claims = combine_alignments({"language": model_p}, {"language": table},
+                                {"language": resp_p})
+    np.testing.assert_allclose(claims["p_site"], [1e-4, 0.3])
+    full = pd.concat([table, claims], axis=1)
+    for col in claim_columns(["language"]):
+        full[q_column(col)] = full[col]
+    classes = assign_classes(full, ["language"], 0.05)
+    assert classes["class"].tolist()[0] == "multimodal"
+    assert classes["class"].tolist()[1] != "multimodal"
 
 
 def _qtable(**cols):

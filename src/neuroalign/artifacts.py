@@ -205,8 +205,18 @@ def read_table(artifact: Artifact, path: str | os.PathLike,
 
 def read_electrodes(path: str | os.PathLike,
                     extra: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a subject's ``electrodes.parquet`` (``ELECTRODE_COLUMNS`` plus ``extra``)."""
-    return read_table(ARTIFACTS.electrodes, path, extra)
+    """Read a subject's ``electrodes.parquet`` (``ELECTRODE_COLUMNS`` plus ``extra``).
+
+    Tables written before the ``type`` column existed (all depth contacts then) read with
+    ``type`` ``''``, so a resumed run need not rebuild them.
+    """
+    from .io import read_parquet_checked
+
+    table = read_parquet_checked(path, [c for c in (*ARTIFACTS.electrodes.columns, *extra)
+                                        if c != "type"])
+    if "type" not in table:
+        table.insert(ELECTRODE_COLUMNS.index("type"), "type", "")
+    return table
 
 
 def read_events(path: str | os.PathLike) -> pd.DataFrame:

@@ -233,7 +233,8 @@ class BIDSDataset:
         electrodes : pandas.DataFrame
             Columns ``name, shaft, contact, type, x, y, z, space, region, hemisphere, clean,
             reason``, ``type`` the channels.tsv type (``SEEG``, ``ECOG``, ...; ``''`` when no
-            recording lists the channel) and ``shaft``, for ECoG, the contact's ``group``;
+            recording lists the channel) and ``shaft`` the label prefix (an ECoG contact's grid
+            or strip);
             one row per channel of the recordings (in recording order), then electrodes that no
             recording lists. Coordinates in mm (NaN where missing), ``space`` ``'MNI'`` or
             the coordinate system's own label (``'ACPC'``, ``'Other'``, ...; ``'native'`` when
@@ -290,14 +291,11 @@ class BIDSDataset:
         for name in names:
             row, (x, y, z) = coords.get(name, ({}, (np.nan, np.nan, np.nan)))
             shaft, contact = parse_label(name)
-            kind, group = kinds.get(name, ("", ""))
-            if not group:
-                value = row.get("group")
-                group = "" if value is None or pd.isna(value) else str(value).strip()
-            if kind == "ECOG" and group:
-                # A grid's or strip's contacts share its `group` (channels.tsv, electrodes.tsv):
-                # the label prefix need not (ds003688 names grids and strips by letter).
-                shaft = group
+            # A grid's or strip's contacts share their label prefix (ds003688: F01..F48;
+            # ds005574: GA1.., GB1.., DAMT1..), which is what `shaft` holds. The BIDS `group`
+            # column is not used for it: ds005574 fills it with the electrode kind (G, S, D),
+            # which would merge every strip of a subject, across hemispheres.
+            kind = kinds.get(name, ("", ""))[0]
             reasons = []
             if name in channels:
                 reasons.extend(channels[name])
@@ -324,7 +322,8 @@ class BIDSDataset:
         return self.recordings(subject)
 
     def _channel_fields(self, subject: str) -> dict[str, tuple[str, str]]:
-        """Channel name -> (type, group) from the recordings' channels.tsv (first listing)."""
+        """Channel name -> (type, group) from the recordings' channels.tsv (first listing);
+        the group is kept for information only (its meaning varies between datasets)."""
         fields: dict[str, tuple[str, str]] = {}
         for bids_path in self._recordings_for_channels(subject):
             path = sidecar(bids_path, "channels", ".tsv")

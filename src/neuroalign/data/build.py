@@ -148,6 +148,10 @@ def write_events(config: dict[str, Any], movie: str, alignment: str,
     transcript = dataset.transcript(movie)
     movie_path = find_movie(config["movies"]["root"], movie)
     duration, fps = movie_info(movie_path)
+    if alignment == "vision" and fps is None:
+        raise ValueError(f"{movie_path}: the stimulus of movie {movie!r} is audio only, so it has "
+                         "no scene cuts for the vision alignment; set config events.alignments: "
+                         "[language]")
     ev = config["events"]
     cuts, cuts_source = (None, "")
     if alignment == "vision":

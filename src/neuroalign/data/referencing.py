@@ -89,7 +89,7 @@ def reference_plan(
         Channel types (BIDS: ``SEEG``, ``ECOG``, ``DBS``; case-insensitive). None, or ``''``
         for a channel: a depth contact.
     groups : list of str, length n_in | None
-        The grid or strip of each ECoG contact; its shaft (label prefix) where None or ``''``.
+        The grid or strip of each ECoG contact; its label prefix where None or ``''``.
     verbose : bool | str | int | None
         Control logging.
 

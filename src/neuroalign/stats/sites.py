@@ -256,10 +256,15 @@ def classify_alignment(comparisons: pd.DataFrame, trained: dict[str, dict],
     evidence: dict[str, dict[str, tuple]] = {}
     for i, m in enumerate(multi):
         ev = {}
+        tested = []
         for c, comp in criteria.items():
             got = [(u, *pm.get((comp, m, u), (ones, nans, ones))) for u in competitors(c, m)]
             if not got:
-                got = [("", ones, nans, ones)]
+                # No model of that role (a language-only study has no vision model): nothing
+                # to beat, so the criterion is not part of the claim; shown as NaN, not p = 1.
+                ev[c] = (np.full(n_el, "", dtype=object), nans, nans, nans)
+                continue
+            tested.append(c)
             p_all = np.stack([g[1] for g in got])
             worst = np.argmax(p_all, axis=0)  # the binding competitor per electrode
             ev[c] = (np.asarray([g[0] for g in got], dtype=object)[worst],
@@ -267,7 +272,7 @@ def classify_alignment(comparisons: pd.DataFrame, trained: dict[str, dict],
                      intersection_union(p_all),
                      np.stack([g[3] for g in got])[worst, np.arange(n_el)])
         evidence[m] = ev
-        model_p[i] = intersection_union(np.stack([ev[c][2] for c in criteria]))
+        model_p[i] = intersection_union(np.stack([ev[c][2] for c in tested]))
     t: dict[str, Any] = {"p_multimodal": bonferroni(model_p) if multi else ones.copy()}
     for kind in ("vision", "language"):
         twins = [pm.get(("trained-vs-random", u, _twin(u)), (ones,))[0]
@@ -313,8 +318,8 @@ def combine_alignments(model_p: dict[str, np.ndarray], tables: dict[str, pd.Data
     """Electrode-level p of the claims across alignments.
 
     ``p_site``: for each multimodal model the largest p over alignments (it must pass in
-    every alignment: intersection-union), then Bonferroni over the models; 1 with a single
-    alignment (a site needs two). ``p_vision`` / ``p_language``: Bonferroni over alignments
+    every alignment: intersection-union), then Bonferroni over the models; with a single
+    alignment, that alignment's claim (weaker: the reports say so). ``p_vision`` / ``p_language``: Bonferroni over alignments
     of the per-alignment claim (itself Bonferroni over models). ``p_responsive``: Simes over
     every alignment's models and bins.
 
@@ -333,11 +338,10 @@ def combine_alignments(model_p: dict[str, np.ndarray], tables: dict[str, pd.Data
     """
     aligns = list(tables)
     index = tables[aligns[0]].index
-    if len(aligns) > 1:
-        per_model = np.max(np.stack([model_p[a] for a in aligns]), axis=0)
-        p_site = bonferroni(per_model) if per_model.shape[0] else np.ones(len(index))
-    else:
-        p_site = np.ones(len(index))
+    # With one alignment (a language-only study) the site claim is that alignment's alone,
+    # a weaker claim the reports state.
+    per_model = np.max(np.stack([model_p[a] for a in aligns]), axis=0)
+    p_site = bonferroni(per_model) if per_model.shape[0] else np.ones(len(index))
     out = {"p_site": p_site}
     for kind in ("vision", "language"):
         out[f"p_{kind}"] = bonferroni(np.stack([tables[a][f"{a}_p_{kind}"].to_numpy(np.float64)
@@ -397,7 +401,6 @@ def assign_classes(table: pd.DataFrame, alignments: list[str], fdr_q: float = 0.
     for a_i, a in enumerate(alignments):
         c[(n_one == 1) & one[a_i]] = f"multimodal-{a}-only"
     c[n_one > 1] = "multimodal-partial"
-    if len(alignments) > 1:
-        c[sig(f"{kind}_site")] = "multimodal"
+    c[sig(f"{kind}_site")] = "multimodal"
     out["class"] = c
     return pd.DataFrame(out, index=table.index)[["class"] + [f"{a}_class" for a in alignments]]
