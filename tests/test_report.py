@@ -42,7 +42,7 @@ SECTIONS = ["methods", "data", "locations", "time", "layers", "scatter", "diagno
 def _electrodes(names: list[str], space: str, region: str = "superiortemporal") -> pd.DataFrame:
     n = len(names)
     rng = np.random.default_rng(1)
-    mni = space == "MNI"
+    mni = space != "native"  # coordinates in MNI or in another space (ACPC); none if native
     return pd.DataFrame({
         "name": names, "shaft": [("LT" if i < n // 2 else "RA") for i in range(n)],
         "contact": [i % (n // 2) + 1 for i in range(n)], "type": "SEEG",
@@ -230,7 +230,7 @@ def test_shaft_diagram_without_mni(tmp_path, config, monkeypatch):
     from neuroalign.report import figures
 
     calls = []
-    for name in ("plot_shaft_diagram", "plot_glass_brain_sites"):
+    for name in ("plot_shaft_diagram", "plot_glass_brain_sites", "plot_native_coordinates"):
         original = getattr(figures, name)
 
         def spy(*args, _name=name, _original=original, **kwargs):
@@ -242,6 +242,13 @@ def test_shaft_diagram_without_mni(tmp_path, config, monkeypatch):
     _render(config, native, native["dir"] / "report.html")
     assert calls == ["plot_shaft_diagram"]
     assert "Electrode locations (shaft diagram)" in (native["dir"] / "report.html").read_text()
+    # Coordinates in another space (ds003688: ACPC) are drawn as they are, never on the MNI
+    # glass brain, and grids are not strung into shafts.
+    acpc = make_subject(tmp_path / "acpc", space="ACPC")
+    _render(config, acpc, acpc["dir"] / "report.html")
+    assert calls == ["plot_shaft_diagram", "plot_native_coordinates"]
+    html = (acpc["dir"] / "report.html").read_text()
+    assert "Electrode locations (native-space projections)" in html and "ACPC space" in html
 
 
 def test_reports_are_byte_identical_across_renders(rendered, tmp_path):

@@ -104,7 +104,8 @@ def check_data(config: dict[str, Any], signal: bool = False,
             spaces = ", ".join(sorted(set(table["space"].astype(str)) - {"native"}))
             rep.warnings.append(f"{subject}: no MNI coordinates ({where})"
                                 + (f", only {spaces}" if spaces else "")
-                                + "; reports will show a shaft diagram")
+                                + "; reports will draw contacts in their own space (or on a "
+                                "shaft diagram without coordinates), not on an MNI glass brain")
         try:
             trials = selected_trials(config, dataset, subject)
         except (FileNotFoundError, ValueError) as err:

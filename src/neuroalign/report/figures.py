@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 __all__ = ["CLASS_COLORS", "class_color", "figure_png", "plot_glass_brain_sites",
-           "plot_shaft_diagram", "plot_r_over_time", "plot_layer_profiles",
+           "plot_shaft_diagram", "plot_native_coordinates", "plot_r_over_time", "plot_layer_profiles",
            "plot_trained_vs_random", "plot_multimodal_vs_unimodal", "plot_region_counts"]
 
 # Colour of each site class (colour-blind-safe Okabe-Ito palette); unknown classes are grey.
@@ -193,6 +193,54 @@ def plot_shaft_diagram(electrodes: pd.DataFrame, classes: Sequence[str],
     ax.spines[["top", "right"]].set_visible(False)
     _class_legend(fig, classes, loc="upper center")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def plot_native_coordinates(electrodes: pd.DataFrame, classes: Sequence[str],
+                            space: str) -> Figure:
+    """Contacts at their own coordinates in three orthogonal projections, coloured by class:
+    for subjects whose coordinates are in a space other than MNI (ACPC, native, ...), where a
+    glass brain would be wrong and a shaft diagram would string ECoG grids into lines.
+
+    Parameters
+    ----------
+    electrodes : DataFrame
+        ``x``, ``y``, ``z`` (mm; NaN where unknown) per electrode.
+    classes : sequence of str, length n_electrodes
+        Site class of each electrode (``'dropped'`` drawn as ``x``).
+    space : str
+        The coordinates' space label, printed on the figure.
+
+    Returns
+    -------
+    fig : Figure
+    """
+    fig, axes = _subplots(1, 3, figsize=(10, 3.8))
+    xyz = electrodes[["x", "y", "z"]].to_numpy(dtype=float)
+    ok = np.isfinite(xyz).all(axis=1)
+    classes = np.asarray([str(c) for c in classes], dtype=object)
+    views = [("sagittal", 1, 2, "y (mm)", "z (mm)"), ("coronal", 0, 2, "x (mm)", "z (mm)"),
+             ("axial", 0, 1, "x (mm)", "y (mm)")]
+    for ax, (name, i, j, xlabel, ylabel) in zip(axes, views, strict=True):
+        for cls in _ordered_classes(classes):
+            sel = ok & (classes == cls)
+            if cls == "dropped":
+                ax.scatter(xyz[sel, i], xyz[sel, j], marker="x", color="#000000", s=18, lw=1,
+                           zorder=2)
+            else:
+                big = cls.startswith("multimodal") or cls in ("vision", "language")
+                ax.scatter(xyz[sel, i], xyz[sel, j], color=class_color(cls),
+                           s=45 if big else 18, zorder=3, edgecolors="#333333", linewidths=0.4)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(f"contacts in {_text(space)} space (not MNI: not comparable across subjects)",
+                 fontsize=9)
+    _class_legend(fig, classes, loc="lower center")
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     return fig
 
 

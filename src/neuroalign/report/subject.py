@@ -421,12 +421,22 @@ def render_subject_report(config: dict[str, Any], subject: str,
                        + (f" {missing} electrode(s) without MNI coordinates are not shown."
                           if missing else ""))
         loc_kind = "glass brain"
+    elif np.isfinite(el[["x", "y", "z"]].to_numpy(dtype=float)).all(axis=1).any():
+        # Coordinates in another space (ACPC, native, ...): drawn as they are, in that space,
+        # so ECoG grids look like grids; no glass brain (it is an MNI template).
+        space = ", ".join(sorted(set(el["space"].astype(str)) - {"MNI"}))
+        fig = F.plot_native_coordinates(el, classes, space)
+        loc_caption = (f"{subject} has no MNI coordinates, so contacts are drawn at their own "
+                       f"coordinates ({space} space, mm) in three projections, coloured by site "
+                       "class; dropped channels as black crosses. Positions are not comparable "
+                       "with other subjects' or with an atlas.")
+        loc_kind = "native-space projections"
     else:
         fig = F.plot_shaft_diagram(el, classes)
-        loc_caption = (f"{subject} has no MNI coordinates (space: "
+        loc_caption = (f"{subject} has no coordinates (space: "
                        f"{', '.join(sorted(el['space'].astype(str).unique()))}), so contacts are "
-                       "drawn along their shafts (one row per shaft, contact number on x), "
-                       "coloured by site class; dropped channels as black crosses.")
+                       "drawn along their shafts or grids (one row per label prefix, contact "
+                       "number on x), coloured by site class; dropped channels as black crosses.")
         loc_kind = "shaft diagram"
     figs.append(EmbeddedFigure.from_figure(fig, "locations", "Electrode locations", loc_caption))
 
