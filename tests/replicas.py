@@ -363,3 +363,26 @@ def write_tiny_multilingual_minilm(folder: Path, sentences: list[str]) -> Path:
     BertModel(config, add_pooling_layer=True).save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
+
+
+def example_config(name: str, roots: dict[tuple[str, str], str], **sections) -> dict:
+    """``config/{name}.yaml`` as a user runs it: only ``roots`` changed (``(section, key)`` ->
+    path), then ``sections`` merged in (a dict updates that section, anything else replaces
+    the key), validated."""
+    import yaml
+
+    from neuroalign.config import validate_config
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((repo / "config" / f"{name}.yaml").read_text())
+    for (section, key), value in roots.items():
+        if section:
+            cfg[section][key] = value
+        else:
+            cfg[key] = value
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key].update(value)
+        else:
+            cfg[key] = value
+    return validate_config(cfg)

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from replicas import PODCAST, build_podcast
+from replicas import PODCAST, build_podcast, example_config
 
-from neuroalign.config import validate_config
 from neuroalign.data.build import open_dataset, write_events
 from neuroalign.data.check import check_data
 
@@ -28,16 +27,9 @@ def podcast(tmp_path_factory):
 
 def _config(root, results, **sections):
     """config/podcast.yaml with only its roots changed (and ``sections`` merged in)."""
-    cfg = yaml.safe_load((REPO / "config" / "podcast.yaml").read_text())
-    cfg["dataset"]["root"] = str(root)
-    cfg["movies"]["root"] = str(root / "stimuli")
-    cfg["results"] = str(results)
-    for key, value in sections.items():
-        if isinstance(value, dict):
-            cfg.setdefault(key, {}).update(value)
-        else:
-            cfg[key] = value
-    return validate_config(cfg)
+    return example_config("podcast", {("dataset", "root"): str(root),
+                                      ("movies", "root"): str(root / "stimuli"),
+                                      ("", "results"): str(results)}, **sections)
 
 
 def test_example_config_reads_the_published_layout(podcast, tmp_path):

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from replicas import DS003688_FILM, build_ds003688, write_film
+from replicas import DS003688_FILM, build_ds003688, example_config, write_film
 
-from neuroalign.config import validate_config
 from neuroalign.data.build import (
     open_dataset,
     read_responses,
@@ -38,18 +37,19 @@ def replica(tmp_path_factory):
     return base, facts
 
 
-def _config(base, results, *, dataset=None, preprocessing=None, **top):
+def _config(base, results, **sections):
     """config/ds003688.yaml with only its roots changed (as the README tells a user)."""
-    cfg = yaml.safe_load((REPO / "config" / "ds003688.yaml").read_text())
-    cfg["dataset"]["root"] = str(base / "ds003688")
-    cfg["movies"]["root"] = str(base / "film")
-    cfg["movies"]["scene_cuts"] = str(base / "cuts")  # skip PySceneDetect: fast and exact
-    cfg["results"] = str(results)
-    cfg["dataset"].update(dataset or {})
-    cfg["preprocessing"].update(preprocessing or {})
-    for key, value in top.items():
-        cfg.setdefault(key, {}).update(value)
-    return validate_config(cfg)
+    return example_config("ds003688", {
+        ("dataset", "root"): str(base / "ds003688"), ("movies", "root"): str(base / "film"),
+        ("movies", "scene_cuts"): str(base / "cuts"),  # skip PySceneDetect: fast and exact
+        ("", "results"): str(results)}, **sections)
+
+
+def _copy(base, tmp_path):
+    """A copy of the replica that a test may edit."""
+    root = tmp_path / "ds"
+    shutil.copytree(base / "ds003688", root)
+    return root
 
 
 def test_example_config_reads_the_published_layout(replica, tmp_path):
@@ -143,8 +143,7 @@ def test_published_layout_traps_are_named(replica, tmp_path, change, message):
 
 def test_a_real_pause_row_is_accepted_when_declared(replica, tmp_path):
     base, _ = replica
-    root = tmp_path / "ds"
-    shutil.copytree(base / "ds003688", root)
+    root = _copy(base, tmp_path)
     events_file = root / "sub-01/ses-iemu/ieeg/sub-01_ses-iemu_task-film_run-1_events.tsv"
     cfg = _config(base, tmp_path, dataset={"root": str(root), "movie_trial_type": "speech"})
     events = pd.read_csv(events_file, sep="\t")
@@ -163,8 +162,7 @@ def test_a_real_pause_row_is_accepted_when_declared(replica, tmp_path):
 
 def test_events_outside_the_film_or_the_playback_are_a_problem(replica, tmp_path):
     base, facts = replica
-    root = tmp_path / "ds"
-    shutil.copytree(base / "ds003688", root)
+    root = _copy(base, tmp_path)
     words_file = root / "stimuli/annotations/sound/sound_annotation_words.tsv"
     words = pd.read_csv(words_file, sep="\t")
     # A transcript of a longer cut of the film: most words come after this film's end.
@@ -250,8 +248,7 @@ def test_workflow_plans_on_the_replica_and_names_a_trap_without_a_traceback(repl
 
 def _events_variant(base, tmp_path, edit):
     """A copy of the replica whose sub-01 film events are ``edit(events)``."""
-    root = tmp_path / "ds"
-    shutil.copytree(base / "ds003688", root)
+    root = _copy(base, tmp_path)
     path = root / "sub-01/ses-iemu/ieeg/sub-01_ses-iemu_task-film_run-1_events.tsv"
     events = pd.read_csv(path, sep="\t", keep_default_na=False)
     edit(events).to_csv(path, sep="\t", index=False)
@@ -323,8 +320,7 @@ def test_abutting_rows_leave_no_moment_unmapped(replica, tmp_path):
 
 def test_sidecars_follow_bids_inheritance(replica, tmp_path):
     base, _ = replica
-    root = tmp_path / "ds"
-    shutil.copytree(base / "ds003688", root)
+    root = _copy(base, tmp_path)
     folder = root / "sub-01/ses-iemu/ieeg"
     cfg = _config(base, tmp_path, dataset={"root": str(root)})
     # An events file of another acquisition never applies to this run.
@@ -344,8 +340,7 @@ def test_sidecars_follow_bids_inheritance(replica, tmp_path):
 
 def test_runs_of_different_amplifiers_are_refused_without_an_acquisition(replica, tmp_path):
     base, _ = replica
-    root = tmp_path / "ds"
-    shutil.copytree(base / "ds003688", root)
+    root = _copy(base, tmp_path)
     folder = root / "sub-30/ses-iemu/ieeg"
     # As sub-45 of ds003688: the HD grid recorded a second film run days later.
     for path in sorted(folder.glob("*acq-HDgrid_run-1*")):
@@ -362,8 +357,7 @@ def test_runs_of_different_amplifiers_are_refused_without_an_acquisition(replica
 
 def test_words_outside_every_sentence_take_no_context(replica, tmp_path):
     base, facts = replica
-    root = tmp_path / "ds"
-    shutil.copytree(base / "ds003688", root)
+    root = _copy(base, tmp_path)
     path = root / "stimuli/annotations/sound/sound_annotation_sentences.tsv"
     sentences = pd.read_csv(path, sep="\t")
     # The second sentence loses its last two words (as two of ds003688's words fall outside).
