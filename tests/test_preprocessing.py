@@ -141,9 +141,9 @@ def test_ecog_grids_get_a_common_average_within_the_grid_never_a_shaft_neighbour
     # An 8 x 6 grid F01..F48 (row-major: F08 ends row 1, F09 starts row 2), a 4-contact strip
     # IH1..IH4, a depth shaft A1..A3, and a strip P with one contact.
     grid = [f"F{i:02d}" for i in range(1, 49)]
-    names = grid + ["IH1", "IH2", "IH3", "IH4", "A1", "A2", "A3", "P01"]
-    kinds = ["ECOG"] * 52 + ["SEEG"] * 3 + ["ecog"]
-    groups = ["F"] * 48 + ["IH"] * 4 + ["A"] * 3 + ["P"]
+    names = grid + ["IH1", "IH2", "IH3", "IH4", "A1", "A2", "A3", "P01", "Q1", "Q2"]
+    kinds = ["ECOG"] * 52 + ["SEEG"] * 3 + ["ecog"] * 3
+    groups = ["F"] * 48 + ["IH"] * 4 + ["A"] * 3 + ["P"] + ["Q"] * 2
     usable = np.ones(len(names), bool)
     usable[names.index("F20")] = False
     data = rng.standard_normal((len(names), 200))
@@ -160,6 +160,9 @@ def test_ecog_grids_get_a_common_average_within_the_grid_never_a_shaft_neighbour
     else:
         np.testing.assert_allclose(out["A1-A2"], data[52] - data[53])
     assert "P01" not in out and "has no other clean contact" in plan.dropped["P01"]
+    # A strip of two is one signal: kept once, as the pair.
+    np.testing.assert_allclose(out["Q1-Q2"], data[-2] - data[-1])
+    assert "Q1" not in out and "Q2" not in out and "kept once as Q1-Q2" in plan.dropped["Q2"]
     assert "F20" not in out
     # Without types every contact is on a shaft: F08's neighbours would be F07 and F09.
     shafts = reference_plan(names, "laplacian", usable)

@@ -80,7 +80,8 @@ def reference_plan(
         ±1 (one or two; channels with none are dropped). ``bipolar``: contact ``k`` minus
         contact ``k + 1`` of the same shaft, named ``"A1-A2"``. Under both, ECoG contacts
         (``kinds``) are instead referenced to the mean of the usable contacts of their group
-        (grid or strip; contacts alone in theirs are dropped). ``car``: minus the mean of all
+        (grid or strip; contacts alone in theirs are dropped, and a group of two gives one
+        output, the pair ``"S1-S2"``). ``car``: minus the mean of all
         usable channels. ``none``: unchanged.
     usable : array of shape (n_in,), dtype bool | None
         Channels allowed in outputs and as neighbours; all when None. Non-neural channels
@@ -130,16 +131,28 @@ def reference_plan(
     out_names: list[str] = []
     common = None
     grid_rows: dict[int, np.ndarray] = {}
+    grid_names: dict[int, str] = {}
+    means: list[np.ndarray] = []
+    mean_of: dict[int, int] = {}  # grid contact -> its row of `means`
     if reference in ("laplacian", "bipolar") and is_grid.any():
         members: dict[str, list[int]] = {}
         for i in np.flatnonzero(usable & is_grid):
             members.setdefault(group_of[i], []).append(int(i))
-        means: list[np.ndarray] = []
-        mean_of: dict[int, int] = {}
         for group, idx in members.items():
             if len(idx) < 2:
                 dropped[names[idx[0]]] = (f"{reference} on ECoG: grid/strip {group!r} has no "
                                           "other clean contact to average")
+                continue
+            if len(idx) == 2:
+                # Two contacts minus their mean are ±(a − b) / 2: one signal, whose envelope
+                # would count twice. Keep it once, as the bipolar pair.
+                a, b = idx
+                row = np.zeros(n_in)
+                row[a], row[b] = 1.0, -1.0
+                grid_rows[a] = row
+                grid_names[a] = f"{names[a]}-{names[b]}"
+                dropped[names[b]] = (f"{reference} on ECoG: grid/strip {group!r} has two clean "
+                                     f"contacts, kept once as {grid_names[a]}")
                 continue
             mean = np.zeros(n_in)
             mean[idx] = 1.0 / len(idx)
@@ -165,7 +178,7 @@ def reference_plan(
             if is_grid[i]:
                 if i in grid_rows:
                     rows.append(grid_rows[i])
-                    out_names.append(names[i])
+                    out_names.append(grid_names.get(i, names[i]))
                 continue
             shaft, contact = parsed[i]
             if contact is None:
@@ -186,7 +199,7 @@ def reference_plan(
             if is_grid[i]:
                 if i in grid_rows:
                     rows.append(grid_rows[i])
-                    out_names.append(names[i])
+                    out_names.append(grid_names.get(i, names[i]))
                     used.add(int(i))
                 continue
             shaft, contact = parsed[i]
@@ -208,7 +221,7 @@ def reference_plan(
 
     weights = np.array(rows) if rows else np.zeros((0, n_in))
     group_means = output_group = None
-    if grid_rows:
+    if mean_of:  # some grid of three or more contacts (pairs need no mean)
         group_means = np.array(means)
         index = {n: i for i, n in enumerate(names)}
         output_group = np.array([mean_of.get(index.get(n, -1), -1) for n in out_names], int)
