@@ -89,7 +89,8 @@ def test_workflow_runs_language_only_on_the_replica(podcast, tmp_path):
 
     root, _ = podcast
     cfg = _config(root, tmp_path / "results",
-                  models=[{"name": "tiny-minilm"}, {"name": "tiny-clip.text"}],
+                  models=[{"name": "tiny-minilm", "init": ["trained"]},
+                          {"name": "tiny-clip.text"}],
                   stats={"n_permutations": 200, "n_bootstrap": 200})
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
