@@ -25,6 +25,7 @@ from .events import (
 
 __all__ = ["check_data", "DataReport"]
 
+
 def _timing_source(fmt: str) -> str:
     return ("the triggers" if fmt == "braintreebank"
             else "the events.tsv playback rows, config dataset.movie_trial_type")
