@@ -238,8 +238,9 @@ class BIDSDataset:
             one row per channel of the recordings (in recording order), then electrodes that no
             recording lists. Coordinates in mm (NaN where missing), ``space`` ``'MNI'`` or
             the coordinate system's own label (``'ACPC'``, ``'Other'``, ...; ``'native'`` when
-            none is given); ``hemisphere`` only in MNI, ACPC and Talairach space. ``clean`` is False, with a ``reason``, for channels marked bad, of a
-            non-iEEG type, non-neural by name, or in no recording.
+            none is given); ``hemisphere`` only in MNI, ACPC and Talairach space. ``clean`` is
+            False, with a ``reason``, for channels marked bad, of a non-iEEG type, non-neural
+            by name, or in no recording.
         """
         subject = self._subject(subject)
         el_file = self._electrodes_file(subject)
@@ -285,7 +286,6 @@ class BIDSDataset:
             zip(el["name"], el.to_dict("records"), strict=True))}
 
         channels = self._channels(subject)
-        kinds = self._channel_fields(subject)
         names = list(channels) + [n for n in el["name"] if n not in channels]
         rows = []
         for name in names:
@@ -295,11 +295,9 @@ class BIDSDataset:
             # ds005574: GA1.., GB1.., DAMT1..), which is what `shaft` holds. The BIDS `group`
             # column is not used for it: ds005574 fills it with the electrode kind (G, S, D),
             # which would merge every strip of a subject, across hemispheres.
-            kind = kinds.get(name, ("", ""))[0]
-            reasons = []
-            if name in channels:
-                reasons.extend(channels[name])
-            elif channels:
+            kind, listed = channels.get(name, ("", []))
+            reasons = list(listed)
+            if name not in channels and channels:
                 reasons.append("in no recording's channels.tsv")
             if is_non_neural(name) and not reasons:
                 reasons.append("non-neural channel (DC/trigger/EKG)")
@@ -321,23 +319,10 @@ class BIDSDataset:
     def _recordings_for_channels(self, subject: str) -> list[mne_bids.BIDSPath]:
         return self.recordings(subject)
 
-    def _channel_fields(self, subject: str) -> dict[str, tuple[str, str]]:
-        """Channel name -> (type, group) from the recordings' channels.tsv (first listing);
-        the group is kept for information only (its meaning varies between datasets)."""
-        fields: dict[str, tuple[str, str]] = {}
-        for bids_path in self._recordings_for_channels(subject):
-            path = sidecar(bids_path, "channels", ".tsv")
-            if path is None:
-                continue  # _channels names the missing file
-            for rec in _read_tsv(path).to_dict("records"):
-                group = rec.get("group")
-                group = "" if group is None or pd.isna(group) else str(group).strip()
-                fields.setdefault(str(rec["name"]), (str(rec.get("type", "")).upper(), group))
-        return fields
-
-    def _channels(self, subject: str) -> dict[str, list[str]]:
-        """Channel name -> reasons it is not clean (empty when clean), over the recordings used."""
-        channels: dict[str, list[str]] = {}
+    def _channels(self, subject: str) -> dict[str, tuple[str, list[str]]]:
+        """Channel name -> (its channels.tsv type, upper case, as first listed; the reasons it
+        is not clean, empty when clean), over the recordings used."""
+        channels: dict[str, tuple[str, list[str]]] = {}
         for bids_path in self._recordings_for_channels(subject):
             path = sidecar(bids_path, "channels", ".tsv")
             if path is None:
@@ -349,8 +334,8 @@ class BIDSDataset:
                 raise ValueError(f"{path.name}: needs columns 'name' and 'type' "
                                  f"(has {', '.join(map(str, table.columns))}).")
             for rec in table.to_dict("records"):
-                reasons = channels.setdefault(str(rec["name"]), [])
                 kind = str(rec["type"]).upper()
+                reasons = channels.setdefault(str(rec["name"]), (kind, []))[1]
                 if kind not in _IEEG_TYPES:
                     reason = f"non-iEEG channel type {kind!r}"
                     if reason not in reasons:
@@ -547,7 +532,6 @@ class BIDSMovieDataset(BIDSDataset):
                                else list(movie_trial_type))
         if not self.playback_types:
             raise ValueError("movie_trial_type: at least one trial type is needed, but got []")
-        self.movie_trial_type = movie_trial_type
         self.acquisition = acquisition
         self.movie_id = movie
         self.pause_trial_types = list(pause_trial_types)
@@ -800,7 +784,7 @@ class BIDSMovieDataset(BIDSDataset):
                     covered += max(0.0, b - max(a, reach))
                     reach = max(reach, b)
                 if covered >= 0.9 * (hi - lo):
-                    refuse(what, spans & (o_end > lo) & (o_on < hi))
+                    refuse(what, spans)
         # Before the first playback row: only a trial type that recurs during or after the
         # playback is a film block; a task marker with a duration (ds003688 sub-28, sub-39:
         # 'start task' lasting until the film starts) is not.

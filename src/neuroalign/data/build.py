@@ -30,7 +30,9 @@ from ..utils import logger
 from .bids import BIDSMovieDataset, TranscriptFiles
 from .braintreebank import BrainTreeBank
 from .events import (
+    audio_only_vision,
     check_dropped,
+    check_words_in_film,
     detect_scene_cuts,
     find_movie,
     make_events,
@@ -149,20 +151,14 @@ def write_events(config: dict[str, Any], movie: str, alignment: str,
     movie_path = find_movie(config["movies"]["root"], movie)
     duration, fps = movie_info(movie_path)
     if alignment == "vision" and fps is None:
-        raise ValueError(f"{movie_path}: the stimulus of movie {movie!r} is audio only, so it has "
-                         "no scene cuts for the vision alignment; set config events.alignments: "
-                         "[language]")
+        raise ValueError(audio_only_vision(movie, movie_path))
     ev = config["events"]
     cuts, cuts_source = (None, "")
     if alignment == "vision":
         cuts, cuts_source = _scene_cuts(config, movie, movie_path)
     inputs = dataset.transcript_inputs(movie)
     if alignment == "language":
-        check_dropped(int((transcript["start"].to_numpy(float) >= duration).sum()),
-                      len(transcript), config,
-                      f"movie {movie!r}: words of {', '.join(map(str, inputs))} starting after "
-                      f"the film's end ({duration:.1f} s, {movie_path})",
-                      "the transcript is not of this film, or its times are not film time")
+        check_words_in_film(transcript, duration, config, inputs, movie, movie_path)
     events = make_events(alignment, transcript, cut_times=cuts, fps=fps,
                          context_words=ev["context_words"], block_s=ev["block_s"],
                          duration_s=duration)

@@ -16,7 +16,9 @@ import numpy as np
 from .blocks import check_block_design
 from .events import (
     assign_blocks,
+    audio_only_vision,
     check_dropped,
+    check_words_in_film,
     find_movie,
     make_events,
     movie_info,
@@ -193,21 +195,15 @@ def _check_movie(config: dict[str, Any], dataset, movie: str,
                      + f", {len(transcript)} words")
     if fps is None:
         if "vision" in alignments:
-            rep.problems.append(f"movie {movie!r}: {path} is audio only, so it has no scene cuts "
-                                "for the vision alignment; set config events.alignments: "
-                                "[language]")
+            rep.problems.append(audio_only_vision(movie, path))
         if image_models:
             rep.problems.append(f"movie {movie!r}: {path} is audio only, so model(s) "
                                 f"{', '.join(image_models)} (image inputs) cannot run; keep "
                                 "text models only in config models")
         alignments = [a for a in alignments if a != "vision"]
-    beyond = int((transcript["start"].to_numpy(float) >= duration).sum())
     try:
-        check_dropped(beyond, len(transcript), config,
-                      f"movie {movie!r}: {beyond} of {len(transcript)} words of "
-                      f"{', '.join(map(str, dataset.transcript_inputs(movie)))} start after the "
-                      f"film's end ({duration:.1f} s, {path})",
-                      "the transcript is not of this film, or its times are not film time")
+        check_words_in_film(transcript, duration, config, dataset.transcript_inputs(movie),
+                            movie, path)
     except ValueError as err:
         rep.problems.append(str(err))
     ev = config["events"]

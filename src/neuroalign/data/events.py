@@ -24,7 +24,7 @@ from ..artifacts import EVENT_COLUMNS
 from ..utils import _check_option, logger
 
 __all__ = ["language_events", "vision_events", "make_events", "assign_blocks", "check_dropped",
-           "read_scene_cuts",
+           "check_words_in_film", "audio_only_vision", "read_scene_cuts",
            "detect_scene_cuts", "find_movie", "movie_duration", "EVENT_COLUMNS"]
 
 MOVIE_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov")
@@ -63,6 +63,29 @@ def check_dropped(n_dropped: int, n_total: int, config: dict, what: str, why: st
     if n_total and n_dropped > limit * n_total:
         raise ValueError(f"{what}: {n_dropped / n_total:.0%}, more than the {limit:.0%} allowed "
                          f"(config events.max_dropped_fraction). Most likely {why}.")
+
+
+def check_words_in_film(transcript: pd.DataFrame, duration: float, config: dict,
+                        files: list[Path], movie: str, movie_path: Path) -> None:
+    """Refuse a transcript whose words mostly start after the film's end (``check_dropped``).
+
+    Raises
+    ------
+    ValueError
+        Naming the transcript files and the film.
+    """
+    beyond = int((transcript["start"].to_numpy(float) >= duration).sum())
+    check_dropped(beyond, len(transcript), config,
+                  f"movie {movie!r}: {beyond} of {len(transcript)} words of "
+                  f"{', '.join(map(str, files))} start after the film's end ({duration:.1f} s, "
+                  f"{movie_path})",
+                  "the transcript is not of this film, or its times are not film time")
+
+
+def audio_only_vision(movie: str, movie_path: Path) -> str:
+    """Why the vision alignment cannot run on an audio-only stimulus (for messages)."""
+    return (f"movie {movie!r}: {movie_path} is audio only, so it has no scene cuts for the "
+            "vision alignment; set config events.alignments: [language]")
 
 
 def assign_blocks(times: np.ndarray, block_s: float) -> np.ndarray:
