@@ -11,7 +11,7 @@ import sys
 
 from . import __version__
 from .artifacts import ARTIFACTS
-from .utils import logger, set_log_level
+from .utils import keep_freed_memory, logger, set_log_level
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     set_log_level(False if args.quiet else True)
+    keep_freed_memory()  # each command is one short batch job (utils.keep_freed_memory)
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, OSError, ImportError) as err:

@@ -101,6 +101,45 @@ def natural_key(label: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(label)))
 
 
+#: Set to 1 to keep the C library's default allocator settings (see `keep_freed_memory`).
+SYSTEM_MALLOC_ENV = "NEUROALIGN_SYSTEM_MALLOC"
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc keep freed memory in the process instead of returning it to the kernel.
+
+    Why: torch on CPU (a network's activations, batch after batch) and the filters of the data
+    stage allocate and free blocks of tens of MiB. By default glibc serves every block over
+    its mmap threshold (32 MiB at most) with a fresh ``mmap`` and hands freed heap back to the
+    kernel, so each batch faults its memory in again, page by page: the demo's
+    efficientnet-lite0 features of 1,529 words took 99 s, 102 s of CPU in the kernel
+    (33 M page faults). Serving large blocks from the heap (``M_MMAP_MAX`` 0) and never
+    trimming it (``M_TRIM_THRESHOLD``) took the same job to 38 s, with byte-identical output
+    and a peak RSS 5 % higher (measured 2026-12-07 on 2 cores; `benchmarks/bench_malloc.py`).
+    The cost: memory freed by a job is not returned until the job exits, so its resident size
+    stays at its peak. The `neuroalign` command calls this at start (each workflow job is one
+    short process); set ``NEUROALIGN_SYSTEM_MALLOC=1`` to keep glibc's defaults.
+
+    Returns
+    -------
+    applied : bool
+        False where the C library has no ``mallopt`` (musl, macOS) or the variable is set.
+    """
+    import ctypes
+    import os
+
+    if os.environ.get(SYSTEM_MALLOC_ENV, "") not in ("", "0"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    # mallopt returns 1 on success; the largest int as trim threshold: never trim.
+    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+
+
 def get_device(device: Any = "auto") -> Any:
     """Return the torch device to compute on (chosen once, then passed down).
 
