@@ -12,8 +12,28 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "tests" / "data"
 
 
+def pytest_configure(config):
+    """Allocate in the test processes as every `neuroalign` command does.
+
+    The in-process chain runs (calibrations, the data stage fixtures) then behave, and cost,
+    as the workflow's jobs do (`neuroalign.utils.keep_freed_memory`).
+    """
+    from neuroalign.utils import keep_freed_memory
+
+    keep_freed_memory()
+
+
 #: Session fixtures that run a whole workflow: the demo (~15 min) and the tiny run (~5 min).
 _WORKFLOW_FIXTURES = ("demo_workflow", "tiny_workflow")
+
+#: The other files whose module fixtures take minutes, longest first (CI log of 2026-12-06:
+#: 6.4, 4.7, 3.6, 3.5, 3.3, 3.2, 2.0 and 1.8 min): they start before the short files, so
+#: that no worker is left running a long one while the other has nothing to do.
+_LONGEST_FIRST = ("test_stats_null_calibration_default_blocks.py",
+                  "test_stats_null_calibration.py", "test_stats_claims_calibration.py",
+                  "test_packaging.py", "test_bids_published.py",
+                  "test_calibration_eventlevel.py", "test_bids_podcast.py",
+                  "test_stats_sites.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -22,7 +42,8 @@ def pytest_collection_modifyitems(config, items):
     Under xdist (``--dist loadfile --no-loadscope-reorder``: one file per worker at a time, in
     collection order, each worker starting with two files) the first worker starts the demo's
     run at once and gets the demo's second file, the second worker builds the tiny run and
-    gets its second file, and neither waits on the other's lock; the fast tests fill in after.
+    gets its second file, and neither waits on the other's lock; then the files of
+    ``_LONGEST_FIRST``, then the fast tests fill in.
     In one process only the order changes.
     """
     files: dict[str, int] = {}
@@ -34,6 +55,9 @@ def pytest_collection_modifyitems(config, items):
         files[key] = min(files.get(key, rank), rank)
     by_rank = [[f for f in files if files[f] == r] for r in range(len(_WORKFLOW_FIXTURES) + 1)]
     demo, tiny, rest = by_rank
+    rest.sort(key=lambda f: next((i for i, name in enumerate(_LONGEST_FIRST)
+                                  if f.endswith("/" + name) or f == name),
+                                 len(_LONGEST_FIRST)))  # stable: the others in file order
     alternating = [f for pair in zip(demo, tiny, strict=False) for f in pair]
     n = min(len(demo), len(tiny))
     order = alternating + demo[n:] + tiny[n:] + rest
