@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COLUMNS",
            "COMPARISON_COLUMNS", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS",
            "SITES_TSV_COLUMNS", "RESPONSES_DATASETS", "ENCODING_DATASETS", "ENCODING_OPTIONAL",
-           "read_table", "read_electrodes", "read_events", "read_sites", "read_pooled_sites",
+           "read_table", "read_electrodes", "read_events", "read_encoding", "read_sites", "read_pooled_sites",
            "read_comparisons"]
 
 ELECTRODE_COLUMNS = ["name", "shaft", "contact", "type", "x", "y", "z", "space", "region",
@@ -222,6 +223,46 @@ def read_electrodes(path: str | os.PathLike,
 def read_events(path: str | os.PathLike) -> pd.DataFrame:
     """Read an events table (``EVENT_COLUMNS``)."""
     return read_table(ARTIFACTS.events, path)
+
+
+def read_encoding(path: str | os.PathLike,
+                  datasets: Sequence[str] | None = None) -> dict[str, Any]:
+    """Read an encoding output, checking that every documented dataset is present.
+
+    Here, not in :mod:`neuroalign.encoding.build` (which re-exports it), so that the stats
+    and report jobs read encodings without importing torch.
+
+    Parameters
+    ----------
+    path : path-like
+    datasets : sequence of str or None
+        Read only these datasets (e.g. leave out the large ``blockstats``); None reads all.
+        Those of ``ENCODING_OPTIONAL`` (``residual_tau``, ``block_s_needed``, both of shape
+        (n_electrodes, n_bins)) are left out when the file predates them.
+
+    Returns
+    -------
+    enc : dict
+        The datasets, ``attrs``, ``electrodes`` (list of str) and ``movie`` decoded when read.
+    """
+    import h5py
+    import numpy as np
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    with h5py.File(path, "r") as f:
+        missing = [k for k in ENCODING_DATASETS if k not in f]
+        if missing:
+            raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
+        names = (ENCODING_DATASETS + ENCODING_OPTIONAL) if datasets is None else datasets
+        out = {k: f[k][()] for k in names if k in f or k not in ENCODING_OPTIONAL}
+        out["attrs"] = dict(f.attrs)
+    if "electrodes" in out:
+        out["electrodes"] = [e.decode() for e in out["electrodes"]]
+    if "movie" in out:
+        out["movie"] = np.array([m.decode() for m in out["movie"]])
+    return out
 
 
 def read_sites(path: str | os.PathLike) -> pd.DataFrame:

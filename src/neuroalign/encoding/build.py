@@ -12,7 +12,6 @@ stats stage computes every paired comparison without the raw predictions (docs/D
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..artifacts import ARTIFACTS, ENCODING_DATASETS, ENCODING_OPTIONAL, read_events
+from ..artifacts import ARTIFACTS, ENCODING_DATASETS, read_encoding, read_events
 from ..config import config_hash
 from ..data.blocks import check_block_design
 from ..data.build import read_responses
@@ -399,40 +398,6 @@ def fit_baseline(config: dict[str, Any], subject: str, kind: str, alignment: str
              "is_control": False}
     return _write(out, result, blocks, trials, responses, names, config["stats"], attrs, rng,
                   design)
-
-
-def read_encoding(path: str | os.PathLike,
-                  datasets: Sequence[str] | None = None) -> dict[str, Any]:
-    """Read an encoding output, checking that every documented dataset is present.
-
-    Parameters
-    ----------
-    path : path-like
-    datasets : sequence of str or None
-        Read only these datasets (e.g. leave out the large ``blockstats``); None reads all.
-        Those of ``ENCODING_OPTIONAL`` (``residual_tau``, ``block_s_needed``, both of shape
-        (n_electrodes, n_bins)) are left out when the file predates them.
-
-    Returns
-    -------
-    enc : dict
-        The datasets, ``attrs``, ``electrodes`` (list of str) and ``movie`` decoded when read.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: file not found")
-    with h5py.File(path, "r") as f:
-        missing = [k for k in ENCODING_DATASETS if k not in f]
-        if missing:
-            raise ValueError(f"{path}: dataset(s) {missing} missing (not an encoding output?)")
-        names = (ENCODING_DATASETS + ENCODING_OPTIONAL) if datasets is None else datasets
-        out = {k: f[k][()] for k in names if k in f or k not in ENCODING_OPTIONAL}
-        out["attrs"] = dict(f.attrs)
-    if "electrodes" in out:
-        out["electrodes"] = [e.decode() for e in out["electrodes"]]
-    if "movie" in out:
-        out["movie"] = np.array([m.decode() for m in out["movie"]])
-    return out
 
 
 def summary_table(path: str | os.PathLike) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..artifacts import read_encoding
 from ..io import atomic_path, relative_to_results, sha256_file
 from .figures import figure_png
 
@@ -116,8 +117,6 @@ def read_encoding_summary(path: str | os.PathLike) -> dict[str, Any]:
         (n_electrodes, n_bins), ``layer_r`` (n_layers, n_electrodes,
         n_bins), ``event_id``, ``movie`` (n_events,), ``attrs``, ``path``.
     """
-    from ..encoding.build import read_encoding  # lazy: it imports torch, reports need not
-
     out = read_encoding(path, datasets=_READ)
     out["attrs"] = {k: (v.decode() if isinstance(v, bytes) else v)
                     for k, v in out["attrs"].items()}

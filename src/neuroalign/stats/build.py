@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..artifacts import POOLED_BASE_COLUMNS, SITES_BASE_COLUMNS, read_sites
+from ..artifacts import POOLED_BASE_COLUMNS, SITES_BASE_COLUMNS, read_encoding, read_sites
 from ..config import config_hash
-from ..encoding.build import read_encoding
 from ..io import read_parquet_checked, read_parquet_metadata, relative_to_results, write_parquet
 from ..utils import logger
 from .comparisons import bh_fdr, check_blocks, responsive_bins
