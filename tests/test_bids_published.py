@@ -374,6 +374,22 @@ def test_words_outside_every_sentence_take_no_context(replica, tmp_path):
     assert transcript["sentence_idx"].nunique() == len(sentences) + 1
 
 
+def test_a_word_without_onset_keeps_its_place_and_sentence(replica, tmp_path):
+    base, _ = replica
+    root = _copy(base, tmp_path)
+    path = root / "stimuli/annotations/sound/sound_annotation_words.tsv"
+    words = pd.read_csv(path, sep="\t")
+    # A word its forced alignment missed: "n/a" onset and offset, in the middle of the file.
+    k = len(words) // 2
+    words.loc[k, ["onset", "offset"]] = np.nan
+    words.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    transcript = open_dataset(_config(base, tmp_path, dataset={"root": str(root)})).transcript(
+        DS003688_FILM)
+    assert transcript["text"].tolist() == words["item"].tolist()  # not moved to the end
+    assert np.isnan(transcript.loc[k, "start"])
+    assert transcript.loc[k, "sentence_idx"] == transcript.loc[k - 1, "sentence_idx"]
+
+
 def test_a_configured_movie_must_match_stim_file(replica, tmp_path):
     base, _ = replica
     root = _events_variant(base, tmp_path, lambda ev: ev.assign(stim_file="stimuli/other.mp4"))

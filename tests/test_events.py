@@ -1,5 +1,7 @@
 """Events tables: contexts, frames, blocks."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -52,3 +54,38 @@ def test_blocks_are_dense_and_contiguous():
 def test_unknown_alignment(transcript):
     with pytest.raises(ValueError, match="Allowed values are 'language' and 'vision'"):
         make_events("audio", transcript)
+
+
+def test_a_word_without_a_start_time_gives_no_event_but_stays_in_context(transcript):
+    # "sat" was heard but its forced alignment failed: a blank start.
+    transcript.loc[2, ["start", "end"]] = np.nan
+    ev = make_events("language", transcript, context_words=20, block_s=2.0)
+    assert "sat" not in ev["word"].tolist()
+    assert len(ev) == len(transcript) - 1 and np.isfinite(ev["time_s"]).all()
+    assert ev["event_id"].tolist() == list(range(len(ev)))
+    assert ev.loc[ev["word"] == "down", "text"].item() == "the cat sat down"
+    assert ev["block"].tolist() == assign_blocks(ev["time_s"].to_numpy(), 2.0).tolist()
+    assert ev["block"].min() == 0
+
+
+def test_a_sentence_starts_at_its_first_timed_word(transcript):
+    transcript.loc[5, ["start", "end"]] = np.nan  # "then", the second sentence's first word
+    ev = make_events("vision", transcript, cut_times=np.array([3.6, 4.5]), fps=10.0)
+    # The second sentence now starts with "it" at 4.0 s: a cut at 3.6 s still shows the first.
+    assert ev["text"].tolist() == ["the cat sat down .", "then it slept on the mat"]
+
+
+def test_words_without_start_times_count_against_the_dropped_fraction(transcript, caplog):
+    from neuroalign.config import validate_config
+    from neuroalign.data.events import check_words_in_film
+
+    cfg = validate_config({"dataset": {"root": "."}})
+    files = [Path("words.tsv")]
+    transcript.loc[[2], ["start", "end"]] = np.nan  # 1 of 11 words, over 5 %
+    with pytest.raises(ValueError, match=r"1 of 11 words of words.tsv have no start time: "
+                                         r"9%.*events.max_dropped_fraction.*forced alignment"):
+        check_words_in_film(transcript, 60.0, cfg, files, "film", Path("film.mp4"))
+    loose = validate_config({"dataset": {"root": "."}, "events": {"max_dropped_fraction": 0.1}})
+    with caplog.at_level("WARNING", logger="neuroalign"):
+        check_words_in_film(transcript, 60.0, loose, files, "film", Path("film.mp4"))
+    assert "have no start time: they give no language event" in caplog.text

@@ -417,7 +417,10 @@ class TranscriptFiles:
         are given) of one movie."""
         paths = self.paths(root, movie)
         words = self._table(paths[0], movie, "words", ("text", "start", "end"))
-        words = words.sort_values("start", kind="stable").reset_index(drop=True)
+        # A word without a start time (its forced alignment failed) keeps its place: after
+        # the word before it in the file, in that word's sentence.
+        placed = words["start"].ffill().fillna(-np.inf).to_numpy(float)
+        words = words.iloc[np.argsort(placed, kind="stable")].reset_index(drop=True)
         if len(paths) > 1:
             sentences = self._table(paths[1], movie, "sentences", ("start",))
             spans = sentences.dropna(subset=["start"]).sort_values("start", kind="stable")
@@ -425,7 +428,7 @@ class TranscriptFiles:
             ends = (pd.to_numeric(spans["end"], errors="coerce").to_numpy(float)
                     if "end" in spans else np.full(len(spans), np.inf))
             ends = np.where(np.isfinite(ends), ends, np.inf)
-            start = words["start"].to_numpy(float)
+            start = words["start"].ffill().fillna(-np.inf).to_numpy(float)
             # Annotations round to the ms: a word that starts its sentence may be 1 ms early.
             idx = np.searchsorted(onsets, start + 1e-3, side="right") - 1
             # A word in no sentence (after one ends, before the next starts) gets no context

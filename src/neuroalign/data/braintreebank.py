@@ -85,12 +85,19 @@ class TriggerMapping:
 
 
 def checked_transcript(words: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """A transcript table with its required columns checked, blank words dropped, time-sorted."""
+    """A transcript table with its required columns checked, blank words dropped, time-sorted.
+
+    A word without a start time (its forced alignment failed) is kept, in its place after
+    the word before it: it gives no event but is part of the context of the words after it
+    (:func:`neuroalign.data.events.language_events`; :func:`~neuroalign.data.events.check_words_in_film`
+    counts such words).
+    """
     missing = [c for c in ("start", "end", "text") if c not in words]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing} (expected {TRANSCRIPT_COLUMNS})")
-    words = words.dropna(subset=["start", "text"])
-    return words.sort_values("start", kind="stable").reset_index(drop=True)
+    words = words.dropna(subset=["text"])
+    placed = words["start"].astype(float).ffill().fillna(-np.inf).to_numpy()
+    return words.iloc[np.argsort(placed, kind="stable")].reset_index(drop=True)
 
 
 class BrainTreeBank:

@@ -67,17 +67,32 @@ def check_dropped(n_dropped: int, n_total: int, config: dict, what: str, why: st
 
 def check_words_in_film(transcript: pd.DataFrame, duration: float, config: dict,
                         files: list[Path], movie: str, movie_path: Path) -> None:
-    """Refuse a transcript whose words mostly start after the film's end (``check_dropped``).
+    """Refuse a transcript whose words lack start times or start after the film's end.
+
+    Each is refused when more than ``events.max_dropped_fraction`` of the words
+    (:func:`check_dropped`); fewer words without a start time are logged, since they give
+    no event (:func:`language_events`).
 
     Raises
     ------
     ValueError
         Naming the transcript files and the film.
     """
-    beyond = int((transcript["start"].to_numpy(float) >= duration).sum())
+    start = transcript["start"].to_numpy(float)
+    names = ", ".join(map(str, files))
+    untimed = int((~np.isfinite(start)).sum())
+    what = (f"movie {movie!r}: {untimed} of {len(transcript)} words of {names} have no start "
+            "time")
+    check_dropped(untimed, len(transcript), config, what,
+                  "their forced alignment failed, or the start column is not the words' "
+                  "onsets (config dataset.transcript.columns)")
+    if untimed:
+        logger.warning("%s: they give no language event (they stay in the context of the "
+                       "words after them)", what)
+    beyond = int((start >= duration).sum())
     check_dropped(beyond, len(transcript), config,
                   f"movie {movie!r}: {beyond} of {len(transcript)} words of "
-                  f"{', '.join(map(str, files))} start after the film's end ({duration:.1f} s, "
+                  f"{names} start after the film's end ({duration:.1f} s, "
                   f"{movie_path})",
                   "the transcript is not of this film, or its times are not film time")
 
@@ -122,6 +137,10 @@ def language_events(transcript: pd.DataFrame, context_words: int = 20,
     Returns
     -------
     events : DataFrame with columns time_s, frame_time_s, text, word
+        A word without a start time (blank in the transcript: a word its forced alignment
+        missed) gives no event, but stays in the context of the words after it: it was
+        heard. :func:`check_words_in_film` counts such words against
+        ``events.max_dropped_fraction``.
     """
     words = transcript["text"].astype(str).str.strip().to_numpy()
     sentences = _sentence_ids(transcript)
@@ -133,8 +152,9 @@ def language_events(transcript: pd.DataFrame, context_words: int = 20,
         lo = max(start_of_sentence, i - context_words + 1)
         texts.append(" ".join(words[lo:i + 1]))
     times = transcript["start"].to_numpy(float)
-    return pd.DataFrame({"time_s": times, "frame_time_s": times + frame_lag_s, "text": texts,
-                         "word": words})
+    timed = np.isfinite(times)
+    return pd.DataFrame({"time_s": times[timed], "frame_time_s": times[timed] + frame_lag_s,
+                         "text": np.asarray(texts, dtype=object)[timed], "word": words[timed]})
 
 
 def vision_events(cut_times: np.ndarray, transcript: pd.DataFrame, fps: float,
@@ -162,14 +182,17 @@ def vision_events(cut_times: np.ndarray, transcript: pd.DataFrame, fps: float,
     sentences = _sentence_ids(transcript)
     # First word of every sentence, and the sentence's full text.
     first = np.flatnonzero(np.r_[True, sentences[1:] != sentences[:-1]]) if len(words) else []
-    sentence_start = starts[first] if len(words) else np.array([])
     bounds = list(first) + [len(words)]
     sentence_text = [" ".join(words[bounds[k]:bounds[k + 1]][-context_words:])
                      for k in range(len(first))]
+    # A sentence starts at its first timed word (words without a start time have none).
+    sentence_start = np.array([starts[a:b][np.isfinite(starts[a:b])].min(initial=np.inf)
+                               for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    timed = np.flatnonzero(np.isfinite(sentence_start))
     texts = []
     for t in cut_times:
-        k = np.searchsorted(sentence_start, t, side="right") - 1
-        texts.append(sentence_text[k] if k >= 0 else "")
+        k = np.searchsorted(sentence_start[timed], t, side="right") - 1
+        texts.append(sentence_text[timed[k]] if k >= 0 else "")
     # Half a frame past the cut lands inside the first frame of the new scene.
     frame_times = cut_times + 0.5 / fps
     return pd.DataFrame({"time_s": cut_times, "frame_time_s": frame_times, "text": texts,

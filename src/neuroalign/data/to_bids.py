@@ -152,7 +152,8 @@ def braintreebank_to_bids(src: str | os.PathLike, out: str | os.PathLike, *,
     for movie in sorted(movies):
         words = bt.transcript(movie)
         words = words[[c for c in TRANSCRIPT_COLUMNS if c in words.columns]]
-        words.to_csv(stimuli / f"{movie}{TRANSCRIPT_SUFFIX}", sep="\t", index=False)
+        words.to_csv(stimuli / f"{movie}{TRANSCRIPT_SUFFIX}", sep="\t", index=False,
+                     na_rep="n/a")
         if movies_root is not None:
             found = find_movie(movies_root, movie)
             dest = stimuli / found.name
