@@ -295,3 +295,19 @@ def test_electrodes_written_before_the_type_column_still_read(tmp_path):
     table = read_electrodes(path)
     assert list(table.columns) == artifacts.ELECTRODE_COLUMNS
     assert table["type"].tolist() == [""]  # depth contacts: the shaft schemes apply
+
+
+def test_pair_outputs_sit_between_their_contacts():
+    from neuroalign.artifacts import output_electrodes
+
+    table = pd.DataFrame({"name": ["A1", "A2", "B-1", "B-2"], "region": ["r1", "r1", "r2", None],
+                          "x": [0.0, 2.0, 5.0, 7.0], "y": [0.0, 0.0, 1.0, 1.0],
+                          "z": [1.0, 3.0, 0.0, 0.0], "hemisphere": ["L", "R", "L", "L"]})
+    out = output_electrodes(table, ["A1-A2", "A1", "B-1-B-2", "C1"],
+                            ["region", "x", "y", "z", "hemisphere"])
+    assert out.loc["A1-A2", ["x", "y", "z"]].tolist() == [1.0, 0.0, 2.0]
+    assert out.loc["A1-A2", "region"] == "r1" and out.loc["A1-A2", "hemisphere"] == "L / R"
+    assert out.loc["A1"].tolist() == ["r1", 0.0, 0.0, 1.0, "L"]
+    # Labels with a hyphen of their own: the split is where both halves are contacts.
+    assert out.loc["B-1-B-2", "x"] == 6.0 and out.loc["B-1-B-2", "region"] == "r2"
+    assert out.loc["C1"].isna().all()

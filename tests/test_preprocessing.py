@@ -104,11 +104,24 @@ def test_laplacian_skips_unusable_neighbours():
     names = ["A1", "A2", "A3", "A5", "B1"]
     usable = np.array([True, True, False, True, True])
     plan = reference_plan(names, "laplacian", usable)
-    assert plan.out_names == ["A1", "A2"]
-    np.testing.assert_allclose(plan.weights, [[1, -1, 0, 0, 0], [-1, 1, 0, 0, 0]])
+    # A1 and A2 are each other's only neighbour: A1 - A2 and A2 - A1 are one signal, kept
+    # once as the pair (its envelope would otherwise count as two electrodes).
+    assert plan.out_names == ["A1-A2"]
+    np.testing.assert_allclose(plan.weights, [[1, -1, 0, 0, 0]])
+    assert plan.dropped["A2"] == ("laplacian: A1 and A2 are an isolated clean pair, kept once "
+                                  "as A1-A2")
     assert plan.dropped["A3"] == "marked unusable"
     assert plan.dropped["A5"] == "laplacian: no clean same-shaft neighbour"
     assert plan.dropped["B1"] == "laplacian: no clean same-shaft neighbour"
+
+
+def test_laplacian_keeps_every_contact_of_a_run_of_three():
+    names = ["A1", "A2", "A3", "B4", "B5", "B7", "B8", "B9"]
+    plan = reference_plan(names, "laplacian")
+    # A1 - A2 and A2 - (A1 + A3) / 2 differ: no pair. B4-B5 is isolated (B6 missing).
+    assert plan.out_names == ["A1", "A2", "A3", "B4-B5", "B7", "B8", "B9"]
+    np.testing.assert_allclose(plan.weights[3], [0, 0, 0, 1, -1, 0, 0, 0])
+    assert set(plan.dropped) == {"B5"}
 
 
 def test_bipolar():
@@ -318,8 +331,9 @@ def test_chunking_does_not_change_results(broken, reference):
         assert not any(name in out.split("-") for out in small.names)
     assert "non-neural" in small.dropped["DC01"] and "non-neural" in small.dropped["EKG1"]
     if reference == "laplacian":
-        assert small.names == ["L'1", "L'2", "L'4", "L'5", "L'6", "L'7",
-                               "N'1", "N'2", "N'3", "N'4", "N'6", "N'7", "F'3", "F'4"]
+        # L'1-L'2, N'6-N'7 and F'3-F'4 are isolated clean pairs (L'3, N'5, F'2 are bad).
+        assert small.names == ["L'1-L'2", "L'4", "L'5", "L'6", "L'7",
+                               "N'1", "N'2", "N'3", "N'4", "N'6-N'7", "F'3-F'4"]
         assert small.dropped["F'1"] == "laplacian: no clean same-shaft neighbour"
 
 

@@ -339,6 +339,29 @@ def test_sites_against_truth_verdicts():
         sites_against_truth(sites.drop(columns="class"), truth)
 
 
+def test_pair_outputs_are_scored_by_their_contacts():
+    from neuroalign.simulate.validation import score_sites, sites_against_truth
+
+    truth, _ = _truth_and_sites()
+    # Outputs as a bipolar reference (or isolated clean pairs under the Laplacian) name them.
+    sites = pd.DataFrame({"subject": ["sub_1"] * 3 + ["sub_2"],
+                          "electrode": ["A1-A2", "A3-A12", "B1-B2", "C1-C2"],
+                          "class": ["multimodal", "responsive", "vision", "multimodal"]})
+    got = {(r.subject, r.electrode): (r.planted, r.verdict)
+           for r in sites_against_truth(sites, truth).itertuples()}
+    assert got == {("sub_1", "A1-A2"): ("multimodal", "found"),
+                   ("sub_1", "A3-A12"): ("multimodal", "missed"),
+                   ("sub_2", "C1-C2"): ("multimodal", "found")}
+    scores = score_sites(sites[sites["subject"] == "sub_1"], truth["sub_1"])
+    assert scores["multimodal_recall"] == 0.5 and scores["multimodal_fdp"] == 0.0
+    assert scores["vision_recall"] == 1.0
+    # A called pair of nulls next to a planted contact is leakage, not a false site.
+    leak = pd.DataFrame({"subject": ["sub_1"], "electrode": ["A1-A3"], "class": ["multimodal"]})
+    assert sites_against_truth(leak, truth)["verdict"].tolist() == ["leakage", "missed",
+                                                                    "missed", "missed"]
+    assert score_sites(leak, truth["sub_1"])["multimodal_fdp"] == 0.0
+
+
 def test_score_sites_command(tmp_path, capsys):
     from neuroalign.cli import main
 

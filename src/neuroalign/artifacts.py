@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COLUMNS",
            "COMPARISON_COLUMNS", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS",
            "SITES_TSV_COLUMNS", "RESPONSES_DATASETS", "ENCODING_DATASETS", "ENCODING_OPTIONAL",
-           "read_table", "read_electrodes", "read_events", "read_encoding", "read_sites", "read_pooled_sites",
+           "read_table", "read_electrodes", "read_events", "read_encoding", "output_electrodes", "read_sites", "read_pooled_sites",
            "read_comparisons"]
 
 ELECTRODE_COLUMNS = ["name", "shaft", "contact", "type", "x", "y", "z", "space", "region",
@@ -263,6 +263,54 @@ def read_encoding(path: str | os.PathLike,
     if "movie" in out:
         out["movie"] = np.array([m.decode() for m in out["movie"]])
     return out
+
+
+def output_electrodes(table: pd.DataFrame, names: Sequence[str],
+                      columns: Sequence[str]) -> pd.DataFrame:
+    """The ``columns`` of the electrodes table for output channels, indexed by their names.
+
+    An output is a contact (its own row) or a pair ``"A-B"`` of two contacts (bipolar
+    reference, an isolated clean pair or a grid of two under the Laplacian): a pair sits
+    at the mean of its contacts' ``x``, ``y``, ``z`` and takes each other field where its two
+    contacts agree, both joined by ``" / "`` where they do not.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``electrodes.parquet`` (``name`` and ``columns``).
+    names : sequence of str
+        Output channel names (as in the responses, encodings and sites).
+    columns : sequence of str
+
+    Returns
+    -------
+    DataFrame, shape (len(set(names)), len(columns))
+        A name that is neither a contact nor a pair of contacts gets missing values.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = table.drop_duplicates("name").set_index("name")[list(columns)]
+    out = {}
+    for name in dict.fromkeys(names):
+        if name in rows.index:
+            out[name] = rows.loc[name]
+            continue
+        cuts = [i for i, ch in enumerate(name) if ch == "-"
+                and name[:i] in rows.index and name[i + 1:] in rows.index]
+        if not cuts:
+            out[name] = pd.Series(np.nan, index=rows.columns, dtype=object)
+            continue
+        a, b = rows.loc[name[:cuts[0]]], rows.loc[name[cuts[0] + 1:]]
+        out[name] = pd.Series({c: ((a[c] + b[c]) / 2 if c in ("x", "y", "z")
+                                   else a[c] if a[c] == b[c] or pd.isna(b[c])
+                                   else b[c] if pd.isna(a[c]) else f"{a[c]} / {b[c]}")
+                               for c in rows.columns})
+    frame = pd.DataFrame.from_dict(out, orient="index", columns=rows.columns)
+    for c in ("x", "y", "z"):
+        if c in frame:
+            frame[c] = frame[c].astype(float)
+    return frame
 
 
 def read_sites(path: str | os.PathLike) -> pd.DataFrame:

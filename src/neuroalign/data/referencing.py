@@ -77,7 +77,8 @@ def reference_plan(
         Channel labels, parsed with :func:`neuroalign.data.labels.parse_label`.
     reference : 'laplacian' | 'bipolar' | 'car' | 'none'
         ``laplacian``: channel minus the mean of its usable same-shaft neighbours at contact
-        ±1 (one or two; channels with none are dropped). ``bipolar``: contact ``k`` minus
+        ±1 (one or two; channels with none are dropped; two contacts that are each other's
+        only neighbour give one output, the pair ``"A1-A2"``). ``bipolar``: contact ``k`` minus
         contact ``k + 1`` of the same shaft, named ``"A1-A2"``. Under both, ECoG contacts
         (``kinds``) are instead referenced to the mean of the usable contacts of their group
         (grid or strip; contacts alone in theirs are dropped, and a group of two gives one
@@ -188,11 +189,23 @@ def reference_plan(
             if not nbrs:
                 dropped[names[i]] = "laplacian: no clean same-shaft neighbour"
                 continue
+            if (len(nbrs) == 1 and (shaft, contact - 1) in where
+                    and (shaft, contact - 2) not in where):
+                # An isolated clean pair: each is the other's only neighbour, and a - b, b - a
+                # are one signal, whose envelope would count twice. Kept once, at its first
+                # contact, as the bipolar pair (as a grid of two is).
+                first = nbrs[0]
+                dropped[names[i]] = (f"laplacian: {names[first]} and {names[i]} are an "
+                                     f"isolated clean pair, kept once as "
+                                     f"{names[first]}-{names[i]}")
+                continue
+            pair_next = (len(nbrs) == 1 and (shaft, contact + 1) in where
+                         and (shaft, contact + 2) not in where)
             row = np.zeros(n_in)
             row[i] = 1.0
             row[nbrs] -= 1.0 / len(nbrs)
             rows.append(row)
-            out_names.append(names[i])
+            out_names.append(f"{names[i]}-{names[nbrs[0]]}" if pair_next else names[i])
     else:  # bipolar
         used: set[int] = set()
         for i in np.flatnonzero(usable):

@@ -19,6 +19,7 @@ import pandas as pd
 from ..artifacts import (
     ARTIFACTS,
     SITES_TSV_COLUMNS,
+    output_electrodes,
     read_electrodes,
     read_pooled_sites,
     read_sites,
@@ -91,8 +92,9 @@ def sites_table(loaded: list[tuple[str, pd.DataFrame, pd.DataFrame]]) -> pd.Data
     """
     frames = []
     for subject, sites, el in loaded:
-        extra = el.set_index("name")[["hemisphere", "space"]]
-        df = sites[sites["class"].astype(str) != "none"].join(extra, on="electrode")
+        shown = sites[sites["class"].astype(str) != "none"]
+        df = shown.join(output_electrodes(el, shown["electrode"], ["hemisphere", "space"]),
+                        on="electrode")
         df.insert(0, "subject", subject)
         frames.append(df)
     if not frames:

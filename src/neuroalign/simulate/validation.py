@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..artifacts import ARTIFACTS
@@ -118,6 +119,31 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
             "electrodes": electrodes, "comparisons": comparisons, "sites": sites}
 
 
+def _contacts(output: str, known) -> list[str]:
+    """The contacts of an output channel: itself, or the two of a pair ``"A-B"``."""
+    if output in known:
+        return [output]
+    for i, ch in enumerate(output):
+        if ch == "-" and output[:i] in known and output[i + 1:] in known:
+            return [output[:i], output[i + 1:]]
+    return [output]
+
+
+def _planted_kind(output: str, truth: dict[str, Any]) -> str:
+    """What was planted in an output: a pair carries its contacts' signals (multimodal first)."""
+    kinds = [truth["electrodes"].get(c, "null") for c in _contacts(output, truth["electrodes"])]
+    for kind in ("multimodal", "vision+language", "vision", "language"):
+        if kind in kinds:
+            return kind
+    return kinds[0]
+
+
+def _next_to_planted(output: str, truth: dict[str, Any]) -> list[str]:
+    """The planted same-shaft neighbours of an output's contacts (``adjacent_to_planted``)."""
+    adjacent = truth.get("adjacent_to_planted", {})
+    return [n for c in _contacts(output, truth["electrodes"]) for n in adjacent.get(c, [])]
+
+
 def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:
     """Recall and false-discovery proportion of the site classes against the ground truth.
 
@@ -138,8 +164,9 @@ def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:
         ``multimodal_fdp``, ``n_multimodal_called``, ``vision_recall``, ``language_recall``.
     """
     table = sites.set_index("electrode")
-    kind = table.index.map(lambda e: truth["electrodes"].get(e, "null"))
-    adjacent = table.index.isin(list(truth.get("adjacent_to_planted", {})))
+    # A pair output "A-B" (bipolar, an isolated clean pair) is scored by its contacts.
+    kind = table.index.map(lambda e: _planted_kind(e, truth))
+    adjacent = np.array([bool(_next_to_planted(e, truth)) for e in table.index], bool)
     planted = kind == "multimodal"
     called = (table["class"] == "multimodal").to_numpy()
     false = called & ~planted & ~adjacent
@@ -187,23 +214,25 @@ def sites_against_truth(sites: pd.DataFrame, truth: dict[str, Any]) -> pd.DataFr
         raise ValueError(f"the sites table lacks the column(s) {sorted(missing)}")
     rows = []
     for subject in sorted(k for k in truth if k.startswith("sub")):
-        planted = truth[subject]["electrodes"]
-        adjacent = truth[subject].get("adjacent_to_planted", {})
+        mine_truth = truth[subject]
+        planted = mine_truth["electrodes"]
         mine = sites[sites["subject"].astype(str) == subject].set_index("electrode")
         called = set(mine.index[mine["class"] == "multimodal"])
-        for electrode in sorted(called | {e for e, k in planted.items() if k == "multimodal"},
-                                key=natural_key):
-            kind = planted.get(electrode, "null")
+        # A planted contact inside an output pair "A-B" is listed under that pair.
+        output_of = {c: e for e in mine.index for c in _contacts(e, planted)}
+        planted_outputs = {output_of.get(e, e) for e, k in planted.items() if k == "multimodal"}
+        for electrode in sorted(called | planted_outputs, key=natural_key):
+            kind = _planted_kind(electrode, mine_truth)
             if kind == "multimodal":
                 verdict = "found" if electrode in called else "missed"
             else:
-                verdict = "leakage" if electrode in adjacent else "false"
+                verdict = "leakage" if _next_to_planted(electrode, mine_truth) else "false"
             known = electrode in mine.index
             rows.append({
                 "subject": subject, "electrode": electrode,
                 "region": str(mine.at[electrode, "region"]) if known and "region" in mine else "",
                 "called": str(mine.at[electrode, "class"]) if known else "not responsive",
-                "planted": kind, "next_to": ",".join(adjacent.get(electrode, [])),
+                "planted": kind, "next_to": ",".join(_next_to_planted(electrode, mine_truth)),
                 "verdict": verdict})
     return pd.DataFrame(rows, columns=["subject", "electrode", "region", "called", "planted",
                                        "next_to", "verdict"])

@@ -20,7 +20,13 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..artifacts import POOLED_BASE_COLUMNS, SITES_BASE_COLUMNS, read_encoding, read_sites
+from ..artifacts import (
+    POOLED_BASE_COLUMNS,
+    SITES_BASE_COLUMNS,
+    output_electrodes,
+    read_encoding,
+    read_sites,
+)
 from ..config import config_hash
 from ..io import read_parquet_checked, read_parquet_metadata, relative_to_results, write_parquet
 from ..utils import logger
@@ -192,8 +198,8 @@ def run_stats(config: dict[str, Any], subject: str, encodings: list[str | os.Pat
     loaded = load_encodings(encodings)
     comparisons, sites = compute_stats(config, subject, loaded)
     table = read_parquet_checked(electrodes, ["name", "region", "x", "y", "z"])
-    coords = table.set_index("name")[["region", "x", "y", "z"]]
-    sites = sites.join(coords, on="electrode")
+    sites = sites.join(output_electrodes(table, sites["electrode"], ["region", "x", "y", "z"]),
+                       on="electrode")
     sites = sites[SITES_BASE_COLUMNS + [c for c in sites.columns if c not in SITES_BASE_COLUMNS]]
     meta = {"subject": subject, "neuroalign_version": __version__, "seed": config["seed"],
             "config_hash": config_hash(config, ["stats", "sites", "seed"]),
