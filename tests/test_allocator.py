@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 
@@ -32,7 +33,10 @@ def _loop(mode: str, **env: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's mallopt")
 def test_freed_blocks_are_reused_instead_of_faulted_in_again():
     kept, default = _loop("keep"), _loop("default")
     assert kept["applied"] is True
@@ -41,7 +45,7 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again():
     assert kept["faults"] < default["faults"] / 5, (kept, default)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.skipif(not GLIBC, reason="glibc's mallopt")
 def test_the_environment_variable_keeps_the_defaults():
     off, kept = _loop("keep", NEUROALIGN_SYSTEM_MALLOC="1"), _loop("keep")
     assert off["applied"] is False

@@ -123,21 +123,28 @@ def keep_freed_memory() -> bool:
     Returns
     -------
     applied : bool
-        False where the C library has no ``mallopt`` (musl, macOS) or the variable is set.
+        False where the C library is not glibc (musl, macOS, Windows) or the variable is set.
     """
     import ctypes
     import os
+    import platform
 
     if os.environ.get(SYSTEM_MALLOC_ENV, "") not in ("", "0"):
         return False
+    # glibc only: musl's mallopt is a no-op, macOS and Windows have none (and on Windows
+    # ctypes.CDLL(None) raises TypeError).
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
-    # mallopt returns 1 on success; the largest int as trim threshold: never trim.
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+    # mallopt returns 1 on success. The largest int as trim threshold: the heap is trimmed
+    # only when over 2 GiB at its top are free.
+    no_mmap = bool(mallopt(m_mmap_max, 0))
+    return bool(mallopt(m_trim_threshold, 2**31 - 1)) and no_mmap
 
 
 def get_device(device: Any = "auto") -> Any:
