@@ -447,3 +447,17 @@ def test_event_totals_come_from_each_tables_metadata(tmp_path):
     bad = write_parquet(table, tmp_path / "bare.parquet")
     with pytest.raises(ValueError, match="bare.parquet"):
         _event_totals([bad])
+
+
+def test_contacts_of_a_pair_site_are_drawn_with_its_class():
+    from neuroalign.report.subject import _electrode_classes
+
+    electrodes = pd.DataFrame({"name": ["A1", "A2", "A3", "B1"],
+                               "clean": [True, False, True, False]})
+    # A1-A2 an isolated pair under the Laplacian (A2 kept once, in the pair); A3 on its own.
+    sites = pd.DataFrame({"electrode": ["A1-A2", "A3"], "class": ["multimodal", "none"]})
+    assert _electrode_classes(electrodes, sites) == ["multimodal", "multimodal", "none",
+                                                     "dropped"]
+    # Bipolar: a contact in two outputs takes the better-ranked class.
+    bipolar = pd.DataFrame({"electrode": ["A1-A2", "A2-A3"], "class": ["vision", "multimodal"]})
+    assert _electrode_classes(electrodes, bipolar)[:3] == ["vision", "multimodal", "multimodal"]

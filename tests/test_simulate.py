@@ -362,6 +362,18 @@ def test_pair_outputs_are_scored_by_their_contacts():
     assert score_sites(leak, truth["sub_1"])["multimodal_fdp"] == 0.0
 
 
+def test_a_contact_in_two_bipolar_outputs_is_found_once():
+    from neuroalign.simulate.validation import score_sites, sites_against_truth
+
+    truth = {"sub_1": {"electrodes": {"A1": "null", "A2": "multimodal", "A3": "null"},
+                       "adjacent_to_planted": {"A1": ["A2"], "A3": ["A2"]}}}
+    sites = pd.DataFrame({"subject": ["sub_1", "sub_1"], "electrode": ["A1-A2", "A2-A3"],
+                          "class": ["multimodal", "none"]})
+    assert score_sites(sites, truth["sub_1"])["multimodal_recall"] == 1.0
+    table = sites_against_truth(sites, truth)
+    assert table[["electrode", "verdict"]].values.tolist() == [["A1-A2", "found"]]
+
+
 def test_score_sites_command(tmp_path, capsys):
     from neuroalign.cli import main
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COLUMNS",
            "COMPARISON_COLUMNS", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS",
            "SITES_TSV_COLUMNS", "RESPONSES_DATASETS", "ENCODING_DATASETS", "ENCODING_OPTIONAL",
-           "read_table", "read_electrodes", "read_events", "read_encoding", "output_electrodes", "read_sites", "read_pooled_sites",
+           "read_table", "read_electrodes", "read_events", "read_encoding", "output_contacts", "output_electrodes", "read_sites", "read_pooled_sites",
            "read_comparisons"]
 
 ELECTRODE_COLUMNS = ["name", "shaft", "contact", "type", "x", "y", "z", "space", "region",
@@ -265,6 +265,30 @@ def read_encoding(path: str | os.PathLike,
     return out
 
 
+def output_contacts(output: str, contacts) -> list[str]:
+    """The contacts of an output channel: itself, or the two of a pair ``"A-B"``.
+
+    Parameters
+    ----------
+    output : str
+        An output name (responses, encodings, sites).
+    contacts : container of str
+        The contact names (``electrodes.parquet``'s ``name``). A pair is split at the hyphen
+        whose two sides are both contacts, so labels with hyphens of their own split right.
+
+    Returns
+    -------
+    list of str
+        ``[output]`` when it is a contact or no split names two contacts.
+    """
+    if output in contacts:
+        return [output]
+    for i, ch in enumerate(output):
+        if ch == "-" and output[:i] in contacts and output[i + 1:] in contacts:
+            return [output[:i], output[i + 1:]]
+    return [output]
+
+
 def output_electrodes(table: pd.DataFrame, names: Sequence[str],
                       columns: Sequence[str]) -> pd.DataFrame:
     """The ``columns`` of the electrodes table for output channels, indexed by their names.
@@ -291,20 +315,21 @@ def output_electrodes(table: pd.DataFrame, names: Sequence[str],
     import pandas as pd
 
     rows = table.drop_duplicates("name").set_index("name")[list(columns)]
+
+    def known(value) -> bool:  # the data stage writes an unknown region or hemisphere as ''
+        return not (pd.isna(value) or value == "")
+
     out = {}
     for name in dict.fromkeys(names):
-        if name in rows.index:
-            out[name] = rows.loc[name]
+        contacts = output_contacts(name, rows.index)
+        if len(contacts) == 1:
+            out[name] = (rows.loc[name] if name in rows.index
+                         else pd.Series(np.nan, index=rows.columns, dtype=object))
             continue
-        cuts = [i for i, ch in enumerate(name) if ch == "-"
-                and name[:i] in rows.index and name[i + 1:] in rows.index]
-        if not cuts:
-            out[name] = pd.Series(np.nan, index=rows.columns, dtype=object)
-            continue
-        a, b = rows.loc[name[:cuts[0]]], rows.loc[name[cuts[0] + 1:]]
+        a, b = rows.loc[contacts[0]], rows.loc[contacts[1]]
         out[name] = pd.Series({c: ((a[c] + b[c]) / 2 if c in ("x", "y", "z")
-                                   else a[c] if a[c] == b[c] or pd.isna(b[c])
-                                   else b[c] if pd.isna(a[c]) else f"{a[c]} / {b[c]}")
+                                   else a[c] if a[c] == b[c] or not known(b[c])
+                                   else b[c] if not known(a[c]) else f"{a[c]} / {b[c]}")
                                for c in rows.columns})
     frame = pd.DataFrame.from_dict(out, orient="index", columns=rows.columns)
     for c in ("x", "y", "z"):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..artifacts import (
     ARTIFACTS,
+    output_contacts,
     read_comparisons,
     read_electrodes,
     read_events,
@@ -71,7 +72,15 @@ def _group(encodings: list[dict]) -> dict[str, dict[tuple[str, str], dict]]:
 
 
 def _electrode_classes(electrodes: pd.DataFrame, sites: pd.DataFrame) -> list[str]:
-    cls = sites.set_index("electrode")["class"].astype(str).to_dict()
+    """The class each contact is drawn with: its output's, or a pair output's ("A1-A2"), the
+    best-ranked where it is in two (bipolar); "dropped" or "none" when in no output."""
+    names = set(electrodes["name"].astype(str))
+    cls: dict[str, str] = {}
+    for output, c in zip(sites["electrode"].astype(str), sites["class"].astype(str),
+                         strict=True):
+        for contact in output_contacts(output, names):
+            if contact not in cls or class_rank(c) < class_rank(cls[contact]):
+                cls[contact] = c
     return [cls.get(n, "dropped" if not c else "none")
             for n, c in zip(electrodes["name"], electrodes["clean"], strict=True)]
 

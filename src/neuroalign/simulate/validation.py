@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..artifacts import ARTIFACTS
+from ..artifacts import ARTIFACTS, output_contacts
 from ..config import validate_config
 from ..data.build import write_electrodes, write_events, write_responses
 from ..encoding.build import fit_baseline, fit_encoding
@@ -119,19 +119,9 @@ def run_control_chain(root: str | os.PathLike, *, seed: int = 0, duration_s: flo
             "electrodes": electrodes, "comparisons": comparisons, "sites": sites}
 
 
-def _contacts(output: str, known) -> list[str]:
-    """The contacts of an output channel: itself, or the two of a pair ``"A-B"``."""
-    if output in known:
-        return [output]
-    for i, ch in enumerate(output):
-        if ch == "-" and output[:i] in known and output[i + 1:] in known:
-            return [output[:i], output[i + 1:]]
-    return [output]
-
-
 def _planted_kind(output: str, truth: dict[str, Any]) -> str:
     """What was planted in an output: a pair carries its contacts' signals (multimodal first)."""
-    kinds = [truth["electrodes"].get(c, "null") for c in _contacts(output, truth["electrodes"])]
+    kinds = [truth["electrodes"].get(c, "null") for c in output_contacts(output, truth["electrodes"])]
     for kind in ("multimodal", "vision+language", "vision", "language"):
         if kind in kinds:
             return kind
@@ -141,7 +131,7 @@ def _planted_kind(output: str, truth: dict[str, Any]) -> str:
 def _next_to_planted(output: str, truth: dict[str, Any]) -> list[str]:
     """The planted same-shaft neighbours of an output's contacts (``adjacent_to_planted``)."""
     adjacent = truth.get("adjacent_to_planted", {})
-    return [n for c in _contacts(output, truth["electrodes"]) for n in adjacent.get(c, [])]
+    return [n for c in output_contacts(output, truth["electrodes"]) for n in adjacent.get(c, [])]
 
 
 def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:
@@ -164,25 +154,33 @@ def score_sites(sites: pd.DataFrame, truth: dict[str, Any]) -> dict[str, float]:
         ``multimodal_fdp``, ``n_multimodal_called``, ``vision_recall``, ``language_recall``.
     """
     table = sites.set_index("electrode")
-    # A pair output "A-B" (bipolar, an isolated clean pair) is scored by its contacts.
+    # A pair output "A-B" (bipolar, an isolated clean pair) carries its contacts' signals:
+    # the false-discovery proportion is over outputs, recall over planted contacts (a
+    # contact found through any output holding it, once, though bipolar puts it in two).
     kind = table.index.map(lambda e: _planted_kind(e, truth))
     adjacent = np.array([bool(_next_to_planted(e, truth)) for e in table.index], bool)
-    planted = kind == "multimodal"
     called = (table["class"] == "multimodal").to_numpy()
-    false = called & ~planted & ~adjacent
-    scores = {"multimodal_recall": float(called[planted].mean()) if planted.any() else float("nan"),
+    false = called & (kind != "multimodal") & ~adjacent
+    holders: dict[str, list[int]] = {}
+    for i, output in enumerate(table.index):
+        for contact in output_contacts(output, truth["electrodes"]):
+            holders.setdefault(contact, []).append(i)
+
+    def recall(kind_of_contact: str, hit: np.ndarray) -> float:
+        found = [hit[holders[c]].any() for c, k in truth["electrodes"].items()
+                 if k == kind_of_contact and c in holders]
+        return float(np.mean(found)) if found else float("nan")
+
+    scores = {"multimodal_recall": recall("multimodal", called),
               "multimodal_fdp": float(false.sum() / max(called.sum(), 1)),
               "n_multimodal_called": int(called.sum())}
     for col in table.columns:
         if col.endswith("_class") and col != "class":
             al = col[: -len("_class")]
-            hit = (table[col] == "multimodal").to_numpy()
-            scores[f"multimodal_recall_{al}"] = (float(hit[planted].mean()) if planted.any()
-                                                 else float("nan"))
+            scores[f"multimodal_recall_{al}"] = recall(
+                "multimodal", (table[col] == "multimodal").to_numpy())
     for k in ("vision", "language"):
-        mask = kind == k
-        scores[f"{k}_recall"] = (float((table["class"].to_numpy()[mask] == k).mean())
-                                 if mask.any() else float("nan"))
+        scores[f"{k}_recall"] = recall(k, (table["class"] == k).to_numpy())
     return scores
 
 
@@ -218,9 +216,15 @@ def sites_against_truth(sites: pd.DataFrame, truth: dict[str, Any]) -> pd.DataFr
         planted = mine_truth["electrodes"]
         mine = sites[sites["subject"].astype(str) == subject].set_index("electrode")
         called = set(mine.index[mine["class"] == "multimodal"])
-        # A planted contact inside an output pair "A-B" is listed under that pair.
-        output_of = {c: e for e in mine.index for c in _contacts(e, planted)}
-        planted_outputs = {output_of.get(e, e) for e, k in planted.items() if k == "multimodal"}
+        # A planted contact inside an output pair "A-B" is listed under that pair: under a
+        # called one if any holds it (bipolar puts a contact in two), else the first.
+        holders: dict[str, list[str]] = {}
+        for e in mine.index:
+            for c in output_contacts(e, planted):
+                holders.setdefault(c, []).append(e)
+        planted_outputs = {next((e for e in holders.get(c, []) if e in called),
+                                holders.get(c, [c])[0])
+                           for c, k in planted.items() if k == "multimodal"}
         for electrode in sorted(called | planted_outputs, key=natural_key):
             kind = _planted_kind(electrode, mine_truth)
             if kind == "multimodal":
