@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from neuroalign.encoding.build import read_encoding
+from neuroalign.artifacts import read_encoding
 from neuroalign.simulate.validation import CONTROLS, run_control_chain
 from neuroalign.stats.comparisons import electrode_swap_test
 

@@ -82,10 +82,14 @@ def test_words_without_start_times_count_against_the_dropped_fraction(transcript
     cfg = validate_config({"dataset": {"root": "."}})
     files = [Path("words.tsv")]
     transcript.loc[[2], ["start", "end"]] = np.nan  # 1 of 11 words, over 5 %
-    with pytest.raises(ValueError, match=r"1 of 11 words of words.tsv have no start time: "
+    with pytest.raises(ValueError, match=r"of 11 words of words.tsv, 1 have no start time: "
                                          r"9%.*events.max_dropped_fraction.*forced alignment"):
         check_words_in_film(transcript, 60.0, cfg, files, "film", Path("film.mp4"))
     loose = validate_config({"dataset": {"root": "."}, "events": {"max_dropped_fraction": 0.1}})
     with caplog.at_level("WARNING", logger="neuroalign"):
         check_words_in_film(transcript, 60.0, loose, files, "film", Path("film.mp4"))
-    assert "have no start time: they give no language event" in caplog.text
+    assert "1 have no start time: words without a start time give no language" in caplog.text
+    # One limit for all the words that give no event: 1 untimed + 1 after the end is 18 %.
+    with pytest.raises(ValueError, match=r"1 have no start time and 1 start after the film's "
+                                         r"end \(5.8 s, film.mp4\): 18%.*; or the transcript"):
+        check_words_in_film(transcript, 5.8, loose, files, "film", Path("film.mp4"))

@@ -69,9 +69,9 @@ def check_words_in_film(transcript: pd.DataFrame, duration: float, config: dict,
                         files: list[Path], movie: str, movie_path: Path) -> None:
     """Refuse a transcript whose words lack start times or start after the film's end.
 
-    Each is refused when more than ``events.max_dropped_fraction`` of the words
-    (:func:`check_dropped`); fewer words without a start time are logged, since they give
-    no event (:func:`language_events`).
+    Refused when the two together are more than ``events.max_dropped_fraction`` of the
+    words (:func:`check_dropped`); fewer words without a start time are logged, since they
+    give no event (:func:`language_events`).
 
     Raises
     ------
@@ -81,20 +81,20 @@ def check_words_in_film(transcript: pd.DataFrame, duration: float, config: dict,
     start = transcript["start"].to_numpy(float)
     names = ", ".join(map(str, files))
     untimed = int((~np.isfinite(start)).sum())
-    what = (f"movie {movie!r}: {untimed} of {len(transcript)} words of {names} have no start "
-            "time")
-    check_dropped(untimed, len(transcript), config, what,
-                  "their forced alignment failed, or the start column is not the words' "
-                  "onsets (config dataset.transcript.columns)")
-    if untimed:
-        logger.warning("%s: they give no language event (they stay in the context of the "
-                       "words after them)", what)
     beyond = int((start >= duration).sum())
-    check_dropped(beyond, len(transcript), config,
-                  f"movie {movie!r}: {beyond} of {len(transcript)} words of "
-                  f"{names} start after the film's end ({duration:.1f} s, "
-                  f"{movie_path})",
-                  "the transcript is not of this film, or its times are not film time")
+    # One limit for both: together they are the words that give no event.
+    causes = [(untimed, "have no start time", "their forced alignment failed, or the start "
+               "column is not the words' onsets (config dataset.transcript.columns)"),
+              (beyond, f"start after the film's end ({duration:.1f} s, {movie_path})",
+               "the transcript is not of this film, or its times are not film time")]
+    lost = [(n, what, why) for n, what, why in causes if n]
+    what = (f"movie {movie!r}: of {len(transcript)} words of {names}, "
+            + " and ".join(f"{n} {what}" for n, what, _ in lost))
+    check_dropped(untimed + beyond, len(transcript), config, what,
+                  "; or ".join(why for *_, why in lost))
+    if untimed:
+        logger.warning("%s: words without a start time give no language event (they stay in "
+                       "the context of the words after them)", what)
 
 
 def audio_only_vision(movie: str, movie_path: Path) -> str:
