@@ -311,3 +311,7 @@ def test_pair_outputs_sit_between_their_contacts():
     # Labels with a hyphen of their own: the split is where both halves are contacts.
     assert out.loc["B-1-B-2", "x"] == 6.0 and out.loc["B-1-B-2", "region"] == "r2"
     assert out.loc["C1"].isna().all()
+    # No sites to show (the summary of a run without any): still joinable on names.
+    empty = output_electrodes(table, [], ["region"])
+    assert empty.empty and empty.index.dtype == object
+    pd.DataFrame({"electrode": pd.Series([], dtype=object)}).join(empty, on="electrode")

@@ -332,6 +332,7 @@ def output_electrodes(table: pd.DataFrame, names: Sequence[str],
                                    else b[c] if not known(a[c]) else f"{a[c]} / {b[c]}")
                                for c in rows.columns})
     frame = pd.DataFrame.from_dict(out, orient="index", columns=rows.columns)
+    frame.index = pd.Index(list(out), dtype=object)  # names, also when there are none
     for c in ("x", "y", "z"):
         if c in frame:
             frame[c] = frame[c].astype(float)
