@@ -13,6 +13,7 @@ import re
 import tokenize
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -280,6 +281,44 @@ def test_readers_name_the_file_and_the_missing_column(tmp_path, reader, columns,
     assert str(bad) in str(err.value) and repr(drop) in str(err.value)
     with pytest.raises(FileNotFoundError, match="absent.parquet"):
         reader(tmp_path / "absent.parquet")
+
+
+def test_hdf5_readers_live_in_artifacts_and_name_what_is_missing(tmp_path):
+    import h5py
+
+    from neuroalign.data import build
+    from neuroalign.encoding import build as encoding_build
+    from neuroalign.features import extract
+
+    # The stages re-export the one reader of each HDF5 output; no second copy exists.
+    assert build.read_responses is encoding_build.read_responses is artifacts.read_responses
+    assert extract.read_features is encoding_build.read_features is artifacts.read_features
+    assert extract.dataset_name is artifacts.feature_dataset_name
+
+    features = tmp_path / "features.h5"
+    with h5py.File(features, "w") as f:
+        f.attrs["layers"] = ["blocks/0", "head"]
+        f["blocks%2F0"] = np.ones((3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"features\.h5.*'head'.*blocks/0"):
+        artifacts.read_features(features)
+    feats, attrs = artifacts.read_features(features, ["blocks/0"])
+    assert feats["blocks/0"].shape == (3, 2) and attrs["layers"] == ["blocks/0", "head"]
+    with pytest.raises(FileNotFoundError, match="absent.h5"):
+        artifacts.read_features(tmp_path / "absent.h5")
+
+    responses = tmp_path / "responses.h5"
+    with h5py.File(responses, "w") as f:
+        f["responses"] = np.zeros((2, 3, 1), np.float32)
+        f["event_id"] = np.arange(2)
+        f["electrodes"] = np.array([b"A1", b"A2", b"A3"])
+    with pytest.raises(ValueError, match=r"responses\.h5.*'trial'"):
+        artifacts.read_responses(responses)
+    with h5py.File(responses, "a") as f:
+        f["trial"] = np.zeros(2, int)
+        del f["electrodes"]
+        f["electrodes"] = np.array([b"A1", b"A2"])
+    with pytest.raises(ValueError, match=r"shape \(2, 3, 1\) but 2 event ids and 2 electrode"):
+        artifacts.read_responses(responses)
 
 
 def test_electrodes_reader_checks_extra_columns(tmp_path):

@@ -27,6 +27,9 @@ Columns
 ``RESPONSES_DATASETS`` the datasets a responses file must hold
 ``ENCODING_DATASETS``  the datasets an encoding file must hold (``ENCODING_OPTIONAL``: read
                        when present)
+
+A features file holds one dataset per layer, named by :func:`feature_dataset_name` (the
+layer's name with ``%`` and ``/`` escaped); its ``layers`` attr lists the layers in order.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ if TYPE_CHECKING:
 __all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COLUMNS",
            "COMPARISON_COLUMNS", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS",
            "SITES_TSV_COLUMNS", "RESPONSES_DATASETS", "ENCODING_DATASETS", "ENCODING_OPTIONAL",
-           "read_table", "read_electrodes", "read_events", "read_encoding", "output_contacts", "output_electrodes", "read_sites", "read_pooled_sites",
-           "read_comparisons"]
+           "read_table", "read_electrodes", "read_events", "read_responses",
+           "feature_dataset_name", "read_features", "read_encoding", "output_contacts",
+           "output_electrodes", "read_sites", "read_pooled_sites", "read_comparisons"]
 
 ELECTRODE_COLUMNS = ["name", "shaft", "contact", "type", "x", "y", "z", "space", "region",
                      "hemisphere", "clean", "reason"]
@@ -223,6 +227,85 @@ def read_electrodes(path: str | os.PathLike,
 def read_events(path: str | os.PathLike) -> pd.DataFrame:
     """Read an events table (``EVENT_COLUMNS``)."""
     return read_table(ARTIFACTS.events, path)
+
+
+def read_responses(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a responses file (written by :func:`neuroalign.data.build.write_responses`).
+
+    Returns
+    -------
+    responses : dict
+        ``responses`` (n_events, n_electrodes, n_bins), ``event_id`` and ``trial``
+        (n_events,), ``movie`` (n_events,) decoded when present, ``electrodes`` (list of
+        str) and ``attrs``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Naming the file, and the missing dataset or the shapes that disagree.
+    """
+    import h5py
+    import numpy as np
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    with h5py.File(path, "r") as f:
+        for key in RESPONSES_DATASETS:
+            if key not in f:
+                raise ValueError(f"{path}: dataset {key!r} is missing")
+        out = {k: f[k][()] for k in ("responses", "event_id", "trial", "movie", "electrodes")
+               if k in f}
+        out["attrs"] = dict(f.attrs)
+    out["electrodes"] = [e.decode() for e in out["electrodes"]]
+    if "movie" in out:
+        out["movie"] = np.array([m.decode() for m in out["movie"]])
+    n = out["responses"].shape
+    if n[0] != len(out["event_id"]) or n[1] != len(out["electrodes"]):
+        raise ValueError(f"{path}: 'responses' has shape {n} but {len(out['event_id'])} event ids "
+                         f"and {len(out['electrodes'])} electrode names")
+    return out
+
+
+def feature_dataset_name(layer: str) -> str:
+    """HDF5 dataset name of a layer: ``%`` -> ``%25`` and ``/`` -> ``%2F`` (reversible)."""
+    return layer.replace("%", "%25").replace("/", "%2F")
+
+
+def read_features(path: str | os.PathLike, layers: list[str] | None = None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a features file: ({layer: array of shape (n_events, d)}, attrs).
+
+    Parameters
+    ----------
+    path : path-like
+    layers : list of str or None
+        Read only these layers; None reads every layer of the file's ``layers`` attr.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the file when it does not exist.
+    ValueError
+        Naming the file and the layer when a requested layer is absent.
+    """
+    import h5py
+    import numpy as np
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    with h5py.File(path, "r") as f:
+        attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in f.attrs.items()}
+        stored = [str(la) for la in attrs.get("layers", [])]
+        feats = {}
+        for layer in stored if layers is None else layers:
+            name = feature_dataset_name(layer)
+            if name not in f:
+                raise ValueError(f"{path}: dataset for layer {layer!r} is missing "
+                                 f"(file has layers {stored})")
+            feats[layer] = f[name][()]
+    return feats, attrs
 
 
 def read_encoding(path: str | os.PathLike,

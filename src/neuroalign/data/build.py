@@ -20,15 +20,16 @@ from .. import __version__
 from ..artifacts import (
     ARTIFACTS,
     ELECTRODE_COLUMNS,
-    RESPONSES_DATASETS,
     read_electrodes,
     read_events,
+    read_responses,  # re-exported: the reader of this stage's output lives with its schema
 )
 from ..config import config_hash
 from ..io import open_h5_atomic, sha256_file, write_parquet
 from ..utils import logger
 from .bids import BIDSMovieDataset, TranscriptFiles
 from .braintreebank import BrainTreeBank
+from .dataset import MovieDataset
 from .events import (
     audio_only_vision,
     check_dropped,
@@ -51,8 +52,12 @@ __all__ = ["open_dataset", "resolved_line_freq", "selected_subjects", "selected_
            "ELECTRODE_COLUMNS"]
 
 
-def open_dataset(config: dict[str, Any]) -> BrainTreeBank | BIDSMovieDataset:
-    """Open the dataset named by ``config['dataset']`` (Brain TreeBank or BIDS-iEEG layout)."""
+def open_dataset(config: dict[str, Any]) -> MovieDataset:
+    """Open the dataset named by ``config['dataset']`` (Brain TreeBank or BIDS-iEEG layout).
+
+    Both readers implement :class:`~neuroalign.data.dataset.MovieDataset`, all this stage
+    calls on a dataset.
+    """
     ds = config["dataset"]
     if ds["format"] == "bids":
         words = ds.get("transcript")
@@ -70,7 +75,7 @@ def open_dataset(config: dict[str, Any]) -> BrainTreeBank | BIDSMovieDataset:
     return BrainTreeBank(ds["root"])
 
 
-def resolved_line_freq(config: dict[str, Any], dataset: BrainTreeBank | BIDSMovieDataset,
+def resolved_line_freq(config: dict[str, Any], dataset: MovieDataset,
                        subject: str, trial: int) -> float:
     """The mains frequency to notch in one trial: ``preprocessing.line_freq``, checked
     against the recording's sidecar, or read from it when the config says ``auto``.
@@ -97,7 +102,7 @@ def resolved_line_freq(config: dict[str, Any], dataset: BrainTreeBank | BIDSMovi
     return float(wanted)
 
 
-def selected_subjects(config: dict[str, Any], dataset: BrainTreeBank | None = None) -> list[str]:
+def selected_subjects(config: dict[str, Any], dataset: MovieDataset | None = None) -> list[str]:
     """Subjects named by ``dataset.subjects`` ('all' or a list), checked against the dataset."""
     dataset = dataset or open_dataset(config)
     wanted = config["dataset"]["subjects"]
@@ -114,7 +119,7 @@ def selected_subjects(config: dict[str, Any], dataset: BrainTreeBank | None = No
     return list(wanted)
 
 
-def selected_trials(config: dict[str, Any], dataset: BrainTreeBank, subject: str) -> list[int]:
+def selected_trials(config: dict[str, Any], dataset: MovieDataset, subject: str) -> list[int]:
     """Trials of ``subject`` named by ``dataset.trials`` ('all' or a mapping)."""
     wanted = config["dataset"].get("trials", "all")
     available = dataset.trials(subject)
@@ -407,27 +412,3 @@ def write_responses(config: dict[str, Any], subject: str, alignments: list[str],
                                    "spike_hit_responses": int(hits.sum())})
         logger.info("%s/%s: responses %s -> %s", subject, alignment, responses.shape, out)
     return summary
-
-
-def read_responses(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a responses file written by :func:`write_responses`, checking its fields."""
-    import h5py
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: file not found")
-    with h5py.File(path, "r") as f:
-        for key in RESPONSES_DATASETS:
-            if key not in f:
-                raise ValueError(f"{path}: dataset {key!r} is missing")
-        out = {k: f[k][()] for k in ("responses", "event_id", "trial", "movie", "electrodes")
-               if k in f}
-        out["attrs"] = dict(f.attrs)
-    out["electrodes"] = [e.decode() for e in out["electrodes"]]
-    if "movie" in out:
-        out["movie"] = np.array([m.decode() for m in out["movie"]])
-    n = out["responses"].shape
-    if n[0] != len(out["event_id"]) or n[1] != len(out["electrodes"]):
-        raise ValueError(f"{path}: 'responses' has shape {n} but {len(out['event_id'])} event ids "
-                         f"and {len(out['electrodes'])} electrode names")
-    return out

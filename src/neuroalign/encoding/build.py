@@ -20,11 +20,16 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..artifacts import ARTIFACTS, ENCODING_DATASETS, read_encoding, read_events
+from ..artifacts import (
+    ARTIFACTS,
+    ENCODING_DATASETS,
+    read_encoding,
+    read_events,
+    read_features,
+    read_responses,
+)
 from ..config import config_hash
 from ..data.blocks import check_block_design
-from ..data.build import read_responses
-from ..features.extract import read_features
 from ..io import open_h5_atomic
 from ..utils import get_device, logger, stream_seed
 from .baselines import concat_feature_spaces, cross_fitted_banded_predictions

@@ -4,7 +4,8 @@ Output (DESIGN §4): ``features/{model}/{init}/{movie}/{alignment}.h5`` holding 
 dataset ``(n_events, d)`` per named layer, in layer order, row i = event i. Layer names are
 module paths and may in principle contain ``/`` (an HDF5 group separator), so dataset names
 escape ``%`` as ``%25`` and ``/`` as ``%2F`` (:func:`dataset_name`); each dataset's ``layer``
-attr and the file's ``layers`` attr keep the original names. Read with :func:`read_features`.
+attr and the file's ``layers`` attr keep the original names. Read with :func:`read_features`
+(defined with the file's schema in :mod:`neuroalign.artifacts`, re-exported here).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..artifacts import EVENT_COLUMNS
+from ..artifacts import EVENT_COLUMNS, read_features
+from ..artifacts import feature_dataset_name as dataset_name
 from ..data.events import find_movie
 from ..io import open_h5_atomic, read_parquet_checked, sha256_file
 from ..utils import _check_option, closest, get_device, logger, set_log_level
@@ -35,11 +37,6 @@ __all__ = ["extract_features", "read_features", "dataset_name", "pool",
 #: attrs that must all match for an existing output to be reused (the cache key)
 PROVENANCE_KEYS = ("model", "init", "seed", "layers", "pooling", "srp_dim", "weights_sha256",
                    "events_sha256", "movie", "autocast", "neuroalign_version")
-
-
-def dataset_name(layer: str) -> str:
-    """HDF5 dataset name of a layer: ``%`` -> ``%25`` and ``/`` -> ``%2F`` (reversible)."""
-    return layer.replace("%", "%25").replace("/", "%2F")
 
 
 def pool(output: Any, pooling: str, attention_mask: Any = None) -> Any:
@@ -364,25 +361,3 @@ def _write(out: Path, feats: dict[str, np.ndarray], layers: list[str],
             ds.attrs["layer"] = layer
         for key, value in attrs.items():
             f.attrs[key] = value
-
-
-def read_features(path: str | os.PathLike,
-                  layers: list[str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read a features file: ({layer: array of shape (n_events, d)}, attrs).
-
-    Raises a ValueError naming the file and the layer when a requested layer is absent.
-    """
-    import h5py
-
-    path = Path(path)
-    with h5py.File(path, "r") as f:
-        attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in f.attrs.items()}
-        stored = [str(la) for la in attrs.get("layers", [])]
-        feats = {}
-        for layer in stored if layers is None else layers:
-            name = dataset_name(layer)
-            if name not in f:
-                raise ValueError(f"{path}: dataset for layer {layer!r} is missing "
-                                 f"(file has layers {stored})")
-            feats[layer] = f[name][()]
-    return feats, attrs
