@@ -200,3 +200,38 @@ def test_vision_events_fall_back_to_pyscenedetect(tiny_dataset, tmp_path):
 
     assert read_parquet_metadata(tmp_path / "vision.parquet")["scene_cuts"].startswith(
         "pyscenedetect")
+
+
+def _dataset_uses(path) -> set[str]:
+    """Attributes read on a variable named ``dataset`` in one module."""
+    import ast
+
+    return {node.attr for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id == "dataset"}
+
+
+def test_dataset_readers_implement_the_protocol_the_stage_uses(tiny_dataset):
+    import inspect
+    from pathlib import Path
+
+    import neuroalign.data.build as build
+    import neuroalign.data.check as check
+    from neuroalign.data import MovieDataset
+    from neuroalign.data.bids import BIDSMovieDataset
+    from neuroalign.data.braintreebank import BrainTreeBank
+    from neuroalign.data.dataset import DATASET_METHODS
+
+    for reader in (BrainTreeBank, BIDSMovieDataset):
+        for name in DATASET_METHODS[1:]:
+            want = list(inspect.signature(getattr(MovieDataset, name)).parameters)
+            got = list(inspect.signature(getattr(reader, name)).parameters)
+            assert got == want, (reader.__name__, name, got, want)
+    opened = build.open_dataset(validate_config({"dataset": {"root": str(tiny_dataset)}}))
+    assert isinstance(opened, MovieDataset) and isinstance(opened.root, Path)
+    # The stage calls nothing a reader of another layout would not have.
+    assert {"read_channels", "electrode_table", "trigger_mapping"} <= _dataset_uses(
+        Path(build.__file__)) | _dataset_uses(Path(check.__file__))
+    for module in (build, check):
+        extra = _dataset_uses(Path(module.__file__)) - set(DATASET_METHODS)
+        assert not extra, f"{module.__name__} uses {sorted(extra)} beyond MovieDataset"
