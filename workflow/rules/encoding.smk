@@ -1,5 +1,10 @@
 # Encoding stage: one job per subject x model x init x alignment, baselines as their own
 # jobs (docs/DESIGN.md §4, §6).
+# One thread per job: a run has many of them (models x inits x alignments x subjects) and
+# each spends part of its time single-threaded (start-up, reading inputs), so jobs side by
+# side use the cores better than two-thread jobs one after another (measured in README
+# "Performance"). Results do not depend on it; `--set-threads encoding=N baseline=N` gives a
+# run of few large fits more.
 
 
 rule encoding:
@@ -27,7 +32,7 @@ rule encoding:
         features_dir=lambda wc: artifact_folder("features", model=wc.model, init=wc.init),
         events_dir=artifact_folder("events"),
         sections=lambda wc: model_hash(wc.model, "encoding", "stats", "seed"),
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,
@@ -73,7 +78,7 @@ rule baseline:
         ),
         events_dir=artifact_folder("events"),
         sections=BASELINE_HASH,
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=120,

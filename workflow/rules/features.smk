@@ -1,5 +1,7 @@
 # Features stage: one job per model x init x movie x alignment (docs/DESIGN.md §4-5).
 # GPU-capable: `resources: gpu` lets the SLURM/GPU profiles route these jobs.
+# Threads: a network's forward pass uses two; a sim-* control is NumPy on the simulator's
+# latents, so one, and a second control runs beside it (`--set-threads features=N` overrides).
 
 
 rule features:
@@ -14,7 +16,7 @@ rule features:
     params:
         config=str(RESOLVED_CONFIG),
         sections=lambda wc: model_hash(wc.model, "features", "seed", "movies", "dataset"),
-    threads: 2
+    threads: lambda wc: 1 if get_model(wc.model).is_control else 2
     resources:
         mem_mb=6000,
         runtime=120,
