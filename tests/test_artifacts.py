@@ -354,3 +354,22 @@ def test_pair_outputs_sit_between_their_contacts():
     empty = output_electrodes(table, [], ["region"])
     assert empty.empty and empty.index.dtype == object
     pd.DataFrame({"electrode": pd.Series([], dtype=object)}).join(empty, on="electrode")
+
+
+def test_encodings_are_grouped_once_for_stats_and_reports():
+    from neuroalign.report import subject
+    from neuroalign.stats import build as stats_build
+
+    def enc(model, init, alignment, path):
+        return {"attrs": {"model": model, "init": init, "alignment": alignment}, "path": path}
+
+    encs = [enc("m", "trained", "vision", "a.h5"), enc("m", "random", "vision", "b.h5"),
+            enc("m", "trained", "language", "c.h5")]
+    groups = artifacts.group_encodings(encs)
+    assert list(groups) == ["vision", "language"]  # the order given: stats keeps its rows
+    assert groups["vision"][("m", "random")]["path"] == "b.h5"
+    with pytest.raises(ValueError, match=r"a\.h5 and d\.h5: both are encodings of model 'm'"):
+        artifacts.group_encodings([*encs, enc("m", "trained", "vision", "d.h5")])
+    # Neither stage keeps a grouping of its own.
+    assert not hasattr(subject, "_group")
+    assert "group_encodings" in stats_build.load_encodings.__code__.co_names

@@ -48,7 +48,7 @@ __all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COL
            "COMPARISON_COLUMNS", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS",
            "SITES_TSV_COLUMNS", "RESPONSES_DATASETS", "ENCODING_DATASETS", "ENCODING_OPTIONAL",
            "read_table", "read_electrodes", "read_events", "read_responses",
-           "feature_dataset_name", "read_features", "read_encoding", "output_contacts",
+           "feature_dataset_name", "read_features", "read_encoding", "group_encodings", "output_contacts",
            "output_electrodes", "read_sites", "read_pooled_sites", "read_comparisons"]
 
 ELECTRODE_COLUMNS = ["name", "shaft", "contact", "type", "x", "y", "z", "space", "region",
@@ -345,6 +345,28 @@ def read_encoding(path: str | os.PathLike,
         out["electrodes"] = [e.decode() for e in out["electrodes"]]
     if "movie" in out:
         out["movie"] = np.array([m.decode() for m in out["movie"]])
+    return out
+
+
+def group_encodings(encodings: Sequence[dict[str, Any]]
+                    ) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+    """Encodings (as read by :func:`read_encoding`, each with its ``path``) grouped by
+    alignment, in the order first seen, and keyed by ``(model, init)`` from their attrs.
+
+    Raises
+    ------
+    ValueError
+        Naming both files when two encodings share an alignment, model and init.
+    """
+    out: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for enc in encodings:
+        a = enc["attrs"]
+        key = (str(a["model"]), str(a["init"]))
+        group = out.setdefault(str(a["alignment"]), {})
+        if key in group:
+            raise ValueError(f"{group[key]['path']} and {enc['path']}: both are encodings of "
+                             f"model {key[0]!r} ({key[1]}) for alignment {a['alignment']!r}.")
+        group[key] = enc
     return out
 
 

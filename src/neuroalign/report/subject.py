@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..artifacts import (
     ARTIFACTS,
+    group_encodings,
     output_contacts,
     read_comparisons,
     read_electrodes,
@@ -56,19 +57,6 @@ def has_mni(electrodes: pd.DataFrame) -> np.ndarray:
     xyz = electrodes[["x", "y", "z"]].to_numpy(dtype=float)
     return (electrodes["space"].astype(str).str.upper() == "MNI").to_numpy() & \
         np.isfinite(xyz).all(axis=1)
-
-
-def _group(encodings: list[dict]) -> dict[str, dict[tuple[str, str], dict]]:
-    out: dict[str, dict[tuple[str, str], dict]] = defaultdict(dict)
-    for enc in encodings:
-        a = enc["attrs"]
-        key = (str(a["model"]), str(a["init"]))
-        group = out[str(a["alignment"])]
-        if key in group:
-            raise ValueError(f"{group[key]['path']} and {enc['path']}: both are encodings of "
-                             f"model {key[0]!r} ({key[1]}) for alignment {a['alignment']!r}.")
-        group[key] = enc
-    return dict(sorted(out.items()))
 
 
 def _electrode_classes(electrodes: pd.DataFrame, sites: pd.DataFrame) -> list[str]:
@@ -407,7 +395,7 @@ def render_subject_report(config: dict[str, Any], subject: str,
         encodings, desc=f"report {subject}: encodings", disable=len(encodings) < _TQDM_MIN)]
     if not encs:
         raise ValueError(f"report {subject}: no encoding outputs given")
-    groups = _group(encs)
+    groups = dict(sorted(group_encodings(encs).items()))
     alignments = list(groups)
     for group in groups.values():
         for enc in group.values():

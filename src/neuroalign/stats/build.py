@@ -23,6 +23,7 @@ from .. import __version__
 from ..artifacts import (
     POOLED_BASE_COLUMNS,
     SITES_BASE_COLUMNS,
+    group_encodings,
     output_electrodes,
     read_encoding,
     read_sites,
@@ -51,18 +52,12 @@ def load_encodings(paths: list[str | os.PathLike]) -> dict[str, dict[tuple[str, 
     Each output dict gains ``path``. Two files for the same alignment, model and init are
     refused.
     """
-    out: dict[str, dict[tuple[str, str], dict]] = {}
+    encodings = []
     for path in paths:
         enc = read_encoding(path)
         enc["path"] = str(path)
-        a = enc["attrs"]
-        key = (str(a["model"]), str(a["init"]))
-        group = out.setdefault(str(a["alignment"]), {})
-        if key in group:
-            raise ValueError(f"{group[key]['path']} and {path}: both are encodings of model "
-                             f"{key[0]!r} ({key[1]}) for alignment {a['alignment']!r}.")
-        group[key] = enc
-    return out
+        encodings.append(enc)
+    return group_encodings(encodings)
 
 
 def _differ(ref: dict, enc: dict) -> str | None:
