@@ -29,6 +29,7 @@ wildcard_constraints:
     movie=r"[^/]+",
 
 
+include: "workflow/rules/config.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"

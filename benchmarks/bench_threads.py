@@ -1,7 +1,7 @@
 """Threads per job: the workflow's defaults against two threads for every model job.
 
-Runs the whole workflow (``snakemake --cores N`` on the repository's Snakefile) twice on the
-same simulated dataset, each time from an empty results folder:
+Runs the whole workflow (``neuroalign plan``, then ``snakemake --cores N`` on the repository's
+Snakefile) twice on the same simulated dataset, each time from an empty results folder:
 
 - ``default``: the rules' own ``threads`` (encoding and baseline jobs 1, features of a
   network 2, features of a ``sim-*`` control 1);
@@ -69,6 +69,8 @@ def _run(work: Path, cfg: dict, cores: int, extra: list[str]) -> dict:
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    subprocess.run([sys.executable, "-m", "neuroalign", "-q", "plan", "--config",
+                    str(work / "config.yaml")], env=env, cwd=work, check=True)
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(work), "--configfile", str(work / "config.yaml"),
            "--cores", str(cores), *extra]

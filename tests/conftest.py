@@ -211,9 +211,9 @@ def tiny_workflow(tiny_dataset, tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def demo_workflow(tmp_path_factory) -> Path:
-    """What `make demo` runs, in a scratch folder: the demo simulation (seed 0), check-data,
-    then snakemake on the repository's own config.yaml. Returns the work folder (``data/sim``,
-    ``results``); tests must not modify it."""
+    """What `make demo` runs, in a scratch folder: the demo simulation (seed 0), check-data
+    (which writes the plan), then snakemake on the repository's own config.yaml. Returns the
+    work folder (``data/sim``, ``results``); tests must not modify it."""
     import shutil
     import subprocess
     import sys
@@ -230,7 +230,7 @@ def demo_workflow(tmp_path_factory) -> Path:
         if check.returncode != 0:
             pytest.fail("check-data on the demo dataset failed:\n" + check.stdout
                         + check.stderr)
-        res = snakemake(work, work / "config.yaml")
+        res = snakemake(work, work / "config.yaml", plan=False)  # check-data wrote it
         if res.returncode != 0:
             pytest.fail("snakemake on the demo failed:\n" + res.stdout[-3000:]
                         + res.stderr[-3000:])

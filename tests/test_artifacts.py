@@ -198,6 +198,7 @@ def test_old_names_re_export_the_same_lists():
 # The paths the workflow wrote before issue #16 item 1, for sample wildcards.
 EXPECTED = {
     ("resolved_config", ()): "results/.neuroalign/config.json",
+    ("plan", ()): "results/.neuroalign/plan.json",
     ("events", (("movie", "ant-man"), ("alignment", "vision"))):
         "results/movies/ant-man/events/vision.parquet",
     ("electrodes", (("subject", "sub_3"),)): "results/subjects/sub_3/electrodes.parquet",
@@ -373,3 +374,30 @@ def test_encodings_are_grouped_once_for_stats_and_reports():
     # Neither stage keeps a grouping of its own.
     assert not hasattr(subject, "_group")
     assert "group_encodings" in stats_build.load_encodings.__code__.co_names
+
+
+def test_plan_reader_names_the_file_and_field(tmp_path):
+    import json
+
+    path = tmp_path / "plan.json"
+    with pytest.raises(FileNotFoundError, match="plan.json: file not found"):
+        artifacts.read_plan(path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="plan.json: not valid JSON"):
+        artifacts.read_plan(path)
+    good = {"neuroalign_version": "0.1.0", "dataset": {"root": "/d", "subjects": "all"},
+            "subjects": {"sub_2": {"trials": {"0": "m"}}, "sub_10": {"trials": {"3": "n"}}}}
+    path.write_text(json.dumps(good))
+    plan = artifacts.read_plan(path)
+    assert list(plan["subjects"]) == ["sub_2", "sub_10"]  # the order written, not sorted
+    assert plan["subjects"]["sub_10"]["trials"] == {3: "n"}
+    for broken, field in (({**good, "subjects": []}, "'subjects'"),
+                          ({**good, "subjects": {"sub_2": {"trials": {"x": "m"}}}},
+                           "'subjects.sub_2.trials' has a trial that is not an integer"),
+                          ({**good, "subjects": {"sub_2": {}}}, "'subjects.sub_2.trials' must")):
+        path.write_text(json.dumps(broken))
+        with pytest.raises(ValueError, match=rf"plan.json: field {field}"):
+            artifacts.read_plan(path)
+    config = {"dataset": {"root": "/d", "subjects": ["sub_2"]}}
+    assert artifacts.plan_mismatch(plan, config) == ["subjects"]
+    assert artifacts.plan_mismatch(plan, {"dataset": dict(good["dataset"])}) == []

@@ -238,12 +238,22 @@ def test_workflow_plans_on_the_replica_and_names_a_trap_without_a_traceback(repl
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(_config(base, tmp_path / "results",
                                           dataset={"movie_trial_type": "speech"})))
-    run = snakemake(tmp_path, bad, "-n")
-    out = run.stdout + run.stderr  # snakemake prints its errors to either
-    assert run.returncode != 0
+    from workflow_utils import write_plan
+
+    # The plan (which snakemake reads instead of the dataset) names the trap ...
+    planned = write_plan(tmp_path, bad)
+    out = planned.stdout + planned.stderr
+    assert planned.returncode != 0
     assert "is the 'music' row(s) there" in out
     assert f"neuroalign check-data --config {bad}" in out
     assert "Traceback" not in out
+    # ... and snakemake, left with the good config's plan, refuses to run the bad one on it.
+    run = snakemake(tmp_path, bad, "-n", plan=False)
+    out = run.stdout + run.stderr  # snakemake prints its errors to either
+    assert run.returncode != 0
+    assert "written for another dataset selection (config dataset.movie_trial_type differ)" \
+        in out
+    assert f"neuroalign plan --config {bad}" in out
 
 
 def _events_variant(base, tmp_path, edit):

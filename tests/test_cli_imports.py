@@ -16,8 +16,8 @@ import pytest
 
 HEAVY = ["torch", "pandas", "mne", "mne_bids", "snakemake", "h5py", "pyarrow", "matplotlib",
          "sklearn", "scipy", "transformers", "nilearn"]
-LAZY_PACKAGES = ["neuroalign.encoding", "neuroalign.features", "neuroalign.report",
-                 "neuroalign.stats"]
+LAZY_PACKAGES = ["neuroalign.data", "neuroalign.encoding", "neuroalign.features",
+                 "neuroalign.report", "neuroalign.stats"]
 
 # Runs the CLI as `python -m neuroalign ARGS` does, then reports the imported top-level modules.
 _PROBE = """
@@ -56,8 +56,8 @@ def test_help_imports_no_heavy_library(args):
 def test_help_lists_every_stage_command():
     """The lazy path still registers every subcommand (the stages' parsers are built)."""
     text, _ = _run(["--help"])
-    for command in ["simulate", "score-sites", "to-bids", "check-data", "data", "features",
-                    "encoding", "stats", "report", "config"]:
+    for command in ["simulate", "score-sites", "to-bids", "check-data", "plan", "write-config",
+                    "data", "features", "encoding", "stats", "report", "config"]:
         assert command in text, command
 
 

@@ -162,11 +162,21 @@ def test_check_data_cli(tiny_dataset, tmp_path):
     cfg = {"dataset": {"root": str(tiny_dataset)},
            "movies": {"root": str(tiny_dataset / "movies"),
                       "scene_cuts": str(tiny_dataset / "scene_cuts")},
-           "events": {"block_s": 10}, "stats": {"n_permutations": 200}}
+           "events": {"block_s": 10}, "stats": {"n_permutations": 200},
+           "results": str(tmp_path / "results")}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(cfg))
     res = _cli("check-data", "--config", str(path), "--signal")
     assert res.returncode == 0, res.stdout + res.stderr
+    # A dataset that passes gets the plan the workflow reads (artifacts.read_plan).
+    from neuroalign.artifacts import read_plan
+
+    plan_file = tmp_path / "results" / ".neuroalign" / "plan.json"
+    assert f"plan written: {plan_file}" in res.stdout
+    plan = read_plan(plan_file)
+    assert list(plan["subjects"]) == ["sub_1", "sub_2"]
+    assert plan["dataset"] == validate_config(cfg)["dataset"]
+    plan_file.unlink()
     assert "sub_1:" in res.stdout and "fs 2048.00 Hz" in res.stdout
     assert "listed in corrupted_elec.json" in res.stdout
     assert "flat" in res.stdout and "movie pauses: 6" in res.stdout or "movie pauses:" in res.stdout
@@ -177,6 +187,7 @@ def test_check_data_cli(tiny_dataset, tmp_path):
     res = _cli("check-data", "--config", str(path))
     assert res.returncode == 1
     assert "PROBLEM" in res.stdout and "nowhere" in res.stdout
+    assert not plan_file.exists()  # no plan for a dataset with problems
     # An unknown reference scheme is a config error naming the key and the allowed values.
     cfg["preprocessing"] = {"reference": "laplace"}
     path.write_text(yaml.safe_dump(cfg))

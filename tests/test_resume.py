@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from result_compare import assert_same_results
-from workflow_utils import REPO, dry_run_jobs, one_subject_config, snakemake
+from workflow_utils import REPO, dry_run_jobs, one_subject_config, snakemake, write_plan
 
 from neuroalign.io import atomic_path
 
@@ -45,6 +45,8 @@ def _kill_during_encoding(work: Path, config: Path, timeout: float = 1200) -> st
 
     Returns what was seen running when the group was killed.
     """
+    planned = write_plan(work, config)
+    assert planned.returncode == 0, planned.stderr
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),

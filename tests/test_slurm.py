@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 import yaml
 from result_compare import assert_same_results
-from workflow_utils import dry_run_jobs, one_subject_config, snakemake, tiny_workflow_config
+from workflow_utils import (
+    dry_run_jobs,
+    one_subject_config,
+    snakemake,
+    tiny_workflow_config,
+    write_plan,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM_PROFILE = REPO / "workflow" / "profiles" / "slurm"
@@ -197,6 +203,8 @@ def _test_profile(dest: Path) -> Path:
 
 def _run_on_slurm(work: Path, config: Path, profile: Path, env: dict,
                   *args: str) -> subprocess.CompletedProcess:
+    planned = write_plan(work, config)  # on the login node, before snakemake
+    assert planned.returncode == 0, planned.stderr
     env = dict(env)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env.setdefault("HF_HUB_OFFLINE", "1")

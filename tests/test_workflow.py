@@ -8,7 +8,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from workflow_utils import TINY_MODELS, snakemake, tiny_workflow_config
+import yaml
+from workflow_utils import TINY_MODELS, snakemake, tiny_workflow_config, write_plan
+
+from neuroalign.artifacts import read_plan
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +40,40 @@ def test_misspelled_config_key_stops_before_running(tiny_config, tmp_path):
     work, cfg = tiny_config
     bad = tmp_path / "bad.yaml"
     bad.write_text(cfg.read_text() + "preprocesing: {}\n")
-    res = snakemake(work, bad, "-n")
+    res = snakemake(work, bad, "-n", plan=False)  # the Snakefile's own check, before the plan
     assert res.returncode != 0
     assert "did you mean 'preprocessing'" in res.stdout + res.stderr
+
+
+def test_parsing_reads_the_plan_not_the_dataset(tmp_path):
+    from neuroalign.simulate import simulate_dataset
+
+    dataset = simulate_dataset(tmp_path / "sim", preset="tiny", seed=1, latents="random",
+                               verbose=False)
+    work = tmp_path / "work"
+    cfg = tiny_workflow_config(dataset, work)
+    res = snakemake(work, cfg, "-n", "--quiet", "rules", plan=False)
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "no plan for this run" in out and f"neuroalign check-data --config {cfg}" in out
+    assert write_plan(work, cfg).returncode == 0
+    plan = read_plan(work / "results" / ".neuroalign" / "plan.json")
+    assert list(plan["subjects"]) == ["sub_1", "sub_2"]
+    assert set(plan["subjects"]["sub_1"]["trials"].values()) <= {"sim-movie-a", "sim-movie-b"}
+    # With the dataset gone, parsing and planning the DAG still work: nothing of it is read.
+    dataset.rename(tmp_path / "moved")
+    res = snakemake(work, cfg, "-n", "--quiet", "rules", plan=False)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "responses" in res.stdout and not (work / "results" / "subjects").exists()
+    # Nor is anything written while parsing: the resolved config is a job's output.
+    assert not (work / "results" / ".neuroalign" / "config.json").exists()
+    # A changed dataset selection makes the plan stale, and snakemake says how to renew it.
+    edited = yaml.safe_load(cfg.read_text())
+    edited["dataset"]["subjects"] = ["sub_1"]
+    cfg.write_text(yaml.safe_dump(edited))
+    res = snakemake(work, cfg, "-n", plan=False)
+    assert res.returncode != 0
+    assert "config dataset.subjects differ" in res.stdout + res.stderr
 
 
 @pytest.mark.slow

@@ -55,9 +55,25 @@ def one_subject_config(dataset: Path, work: Path, subject: str = "sub_1",
     return path, movies
 
 
+def write_plan(workdir: Path, config: Path) -> subprocess.CompletedProcess:
+    """``neuroalign plan --config config`` in ``workdir``: what a user runs (or check-data)
+    before snakemake, which reads the plan instead of the dataset."""
+    return subprocess.run([sys.executable, "-m", "neuroalign", "-q", "plan", "--config",
+                           str(config)], capture_output=True, text=True, cwd=workdir)
+
+
 def snakemake(workdir: Path, config: Path, *args: str, cores: int = 2,
-              timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run ``snakemake`` from this repository's Snakefile in ``workdir``."""
+              timeout: float | None = None, plan: bool = True) -> subprocess.CompletedProcess:
+    """Run ``snakemake`` from this repository's Snakefile in ``workdir``.
+
+    With ``plan`` (the default) ``neuroalign plan`` runs first, as a user would after
+    editing the config's dataset section; when it fails, its result is returned.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    if plan:
+        planned = write_plan(workdir, config)
+        if planned.returncode != 0:
+            return planned
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),

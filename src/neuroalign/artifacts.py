@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["Artifact", "Artifacts", "ARTIFACTS", "ELECTRODE_COLUMNS", "EVENT_COLUMNS",
            "COMPARISON_COLUMNS", "SITES_BASE_COLUMNS", "POOLED_BASE_COLUMNS",
            "SITES_TSV_COLUMNS", "RESPONSES_DATASETS", "ENCODING_DATASETS", "ENCODING_OPTIONAL",
-           "read_table", "read_electrodes", "read_events", "read_responses",
+           "read_table", "read_plan", "plan_mismatch", "read_electrodes", "read_events",
+           "read_responses",
            "feature_dataset_name", "read_features", "read_encoding", "group_encodings", "output_contacts",
            "output_electrodes", "read_sites", "read_pooled_sites", "read_comparisons"]
 
@@ -158,6 +159,10 @@ class Artifacts:
 
     #: The resolved config the jobs read (rewritten only when it changes).
     resolved_config: Artifact = Artifact("resolved_config", ".neuroalign", "config.json")
+    #: What the run covers: the selected subjects, their trials and each trial's movie,
+    #: written by ``neuroalign plan`` / ``check-data`` and read when Snakemake parses
+    #: (:func:`read_plan`), so that parsing reads nothing of the dataset.
+    plan: Artifact = Artifact("plan", ".neuroalign", "plan.json")
     events: Artifact = Artifact("events", "movies", "{movie}/events/{alignment}.parquet",
                                 tuple(EVENT_COLUMNS))
     electrodes: Artifact = Artifact("electrodes", "subjects/{subject}", "electrodes.parquet",
@@ -206,6 +211,66 @@ def read_table(artifact: Artifact, path: str | os.PathLike,
     from .io import read_parquet_checked
 
     return read_parquet_checked(path, [*artifact.columns, *extra])
+
+
+def read_plan(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a run's plan (``.neuroalign/plan.json``, :func:`neuroalign.data.build.write_plan`).
+
+    Returns
+    -------
+    plan : dict
+        ``dataset`` (the config's dataset section it was made from), ``subjects``
+        ({subject: {"trials": {trial: movie}}}, trials as int, in the selected order) and
+        ``neuroalign_version``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the file when it does not exist.
+    ValueError
+        Naming the file and the field when it is not a plan.
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        plan = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(plan, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    for key, kind in (("dataset", dict), ("subjects", dict), ("neuroalign_version", str)):
+        if not isinstance(plan.get(key), kind):
+            raise ValueError(f"{path}: field {key!r} is missing or not a {kind.__name__}")
+    for subject, entry in plan["subjects"].items():
+        trials = entry.get("trials") if isinstance(entry, dict) else None
+        if not isinstance(trials, dict) or not all(isinstance(m, str) for m in trials.values()):
+            raise ValueError(f"{path}: field 'subjects.{subject}.trials' must map each trial "
+                             "to its movie")
+        try:
+            entry["trials"] = {int(t): m for t, m in trials.items()}
+        except ValueError:
+            raise ValueError(f"{path}: field 'subjects.{subject}.trials' has a trial that is "
+                             "not an integer") from None
+    return plan
+
+
+def plan_mismatch(plan: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The keys of the config's ``dataset`` section that differ from the plan's, sorted.
+
+    An empty list: the plan was made for this dataset selection.
+    """
+    import json
+
+    made, now = plan["dataset"], config["dataset"]
+
+    def same(a: Any, b: Any) -> bool:
+        return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True,
+                                                                         default=str)
+
+    return sorted(k for k in set(made) | set(now) if not same(made.get(k), now.get(k)))
 
 
 def read_electrodes(path: str | os.PathLike,

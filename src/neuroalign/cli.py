@@ -155,7 +155,66 @@ def _run_check_data(args: argparse.Namespace) -> int:
     report.problems += language_problems([m["name"] for m in config["models"]],
                                          config["dataset"]["language"])
     print(report.text())
-    return 0 if report.ok else 1
+    if not report.ok:
+        return 1
+    from .data.build import write_plan
+
+    # The dataset passed: record what the workflow will run on (Snakemake reads the plan
+    # when it parses instead of opening the dataset).
+    write_plan(config)
+    print(f"plan written: {ARTIFACTS.plan.path(config['results'])} (snakemake reads it)")
+    return 0
+
+
+def _add_plan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan", help="write the run's plan (subjects, trials, movies) that the workflow reads",
+        description="Open the dataset the config names and write the subjects, trials and "
+                    "movies a run covers to results/.neuroalign/plan.json. Snakemake reads "
+                    "it when it parses the workflow instead of opening the dataset; "
+                    "check-data writes it too when the dataset passes. Run it again after "
+                    "changing the config's dataset section or adding recordings.")
+    p.add_argument("--config", default="config.yaml", help="configuration file (YAML or JSON)")
+    p.add_argument("--out", default=None,
+                   help="plan file (default: .neuroalign/plan.json under the config's results)")
+    p.set_defaults(func=_run_plan)
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from .data.build import write_plan
+
+    config = _config(args)
+    try:
+        write_plan(config, args.out)
+    except (FileNotFoundError, ValueError) as err:
+        # A dataset the config cannot read: its message, not a traceback.
+        print(f"neuroalign plan: {err}\n`neuroalign check-data --config {args.config}` lists "
+              "every problem found.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_write_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("write-config",
+                       help="write the resolved config the jobs read (the workflow runs this)")
+    p.add_argument("--json", required=True, help="the resolved config, as a JSON object")
+    p.add_argument("--out", required=True, help="output file (written when its text changes)")
+    p.set_defaults(func=_run_write_config)
+
+
+def _run_write_config(args: argparse.Namespace) -> int:
+    import json
+
+    from .config import write_resolved_config
+
+    try:
+        config = json.loads(args.json)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"neuroalign write-config: --json is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise SystemExit("neuroalign write-config: --json must be a JSON object")
+    write_resolved_config(config, args.out)
+    return 0
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
@@ -227,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score_sites(sub)
     _add_to_bids(sub)
     _add_check_data(sub)
+    _add_plan(sub)
+    _add_write_config(sub)
     _add_data(sub)
     from .encoding.cli import add_parser as add_encoding
     from .features.cli import add_parser as add_features

@@ -21,7 +21,7 @@ import yaml
 from .utils import closest, did_you_mean
 
 __all__ = ["load_config", "validate_config", "config_schema", "config_hash", "ConfigError",
-           "role_models", "linear_baselines"]
+           "role_models", "linear_baselines", "write_resolved_config"]
 
 
 class ConfigError(ValueError):
@@ -166,3 +166,20 @@ def role_models(sites: dict[str, Any], modality_of: dict[str, str], role: str) -
     _check_option("role", role, ("vision", "language", "multimodal"))
     listed = list(sites.get(f"{role}_models") or [])
     return listed or [m for m, modality in modality_of.items() if modality == role]
+
+
+def write_resolved_config(config: dict[str, Any], out: str | os.PathLike) -> bool:
+    """Write the resolved config the jobs read (the workflow's ``resolved_config`` job).
+
+    Written only when its text changes (so a rerun leaves the file as it was); returns
+    whether it was written.
+    """
+    from .io import atomic_path
+
+    out = Path(out)
+    text = json.dumps(config, indent=1, sort_keys=True)
+    if out.is_file() and out.read_text() == text:
+        return False
+    with atomic_path(out, suffix=".json") as tmp:
+        tmp.write_text(text)
+    return True

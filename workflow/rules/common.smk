@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from neuroalign.artifacts import ARTIFACTS
+from neuroalign.artifacts import ARTIFACTS, plan_mismatch, read_plan
 from neuroalign.config import (
     ConfigError,
     config_hash,
@@ -13,8 +13,6 @@ from neuroalign.config import (
     role_models,
     validate_config,
 )
-from neuroalign.data.build import open_dataset, selected_subjects, selected_trials
-from neuroalign.io import atomic_path
 
 # Friendly validation first (names the key and the closest valid one), then defaults.
 try:
@@ -26,43 +24,43 @@ RESULTS = NA_CONFIG["results"]
 LOGS = "logs"
 ENV = "../../envs/neuroalign.yaml"
 
-if not Path(NA_CONFIG["dataset"]["root"]).is_dir():
+# What the run covers comes from the plan that `neuroalign plan` (or check-data) wrote: parsing
+# reads that one file and nothing of the dataset, and writes nothing (every `-n`, `--lint` and
+# cluster job parses this file).
+_CONFIG_ARG = f"--config {workflow.configfiles[0]}" if workflow.configfiles else "--config <your config>"
+PLAN_PATH = ARTIFACTS.plan.path(RESULTS)
+try:
+    PLAN = read_plan(PLAN_PATH)
+except FileNotFoundError:
     raise WorkflowError(
-        f"dataset.root {NA_CONFIG['dataset']['root']!r} not found. For the embedded demo run "
-        "`make demo` (or `neuroalign simulate --out data/sim --preset demo`); for your own data "
-        "set dataset.root in the config (see data/README.md)."
+        f"{PLAN_PATH}: no plan for this run. Check the dataset and write the plan first:\n"
+        f"  neuroalign check-data {_CONFIG_ARG}\n"
+        f"(or `neuroalign plan {_CONFIG_ARG}`, which writes it without the checks). For the "
+        "embedded demo run `make demo`; for your own data see data/README.md."
+    ) from None
+except ValueError as err:
+    raise WorkflowError(f"{err}\nWrite it again: `neuroalign plan {_CONFIG_ARG}`.") from None
+_stale = plan_mismatch(PLAN, NA_CONFIG)
+if _stale:
+    raise WorkflowError(
+        f"{PLAN_PATH} was written for another dataset selection (config dataset."
+        f"{', dataset.'.join(_stale)} differ). Write it again: `neuroalign plan {_CONFIG_ARG}` "
+        "(or check-data)."
     )
 
-def _dataset_error(err):
-    # A dataset the config cannot read stops planning with its message, not a traceback;
-    # check-data lists every such problem at once.
-    files = f"--config {workflow.configfiles[0]}" if workflow.configfiles else ""
-    return WorkflowError(f"{err}\n`neuroalign check-data {files}` lists every problem found.")
+# Jobs read the resolved config from one file, written by the resolved_config job (config.smk)
+# only when the config changes: every job takes it as an ancient() input, so its timestamp
+# does not trigger reruns; params carry the hash of the sections each rule depends on, so
+# changing one section reruns only the jobs it affects.
+RESOLVED_CONFIG = str(ARTIFACTS.resolved_config.path(RESULTS))
+RESOLVED_TEXT = json.dumps(NA_CONFIG, sort_keys=True)
 
-
-try:
-    DATASET = open_dataset(NA_CONFIG)
-except (FileNotFoundError, ValueError) as err:
-    raise _dataset_error(err) from None
-
-# Jobs read the resolved config from one file; it is rewritten only when it changes,
-# so its timestamp does not trigger reruns. Params carry the hash of the sections each
-# rule depends on, so changing one section reruns only the jobs it affects.
-RESOLVED_CONFIG = ARTIFACTS.resolved_config.path(RESULTS)
-_text = json.dumps(NA_CONFIG, indent=1, sort_keys=True)
-if not RESOLVED_CONFIG.exists() or RESOLVED_CONFIG.read_text() != _text:
-    with atomic_path(RESOLVED_CONFIG, suffix=".json") as _tmp:
-        _tmp.write_text(_text)
 
 ALIGNMENTS = NA_CONFIG["events"]["alignments"]
-try:
-    SUBJECTS = selected_subjects(NA_CONFIG, DATASET)
-    SUBJECT_MOVIES = {
-        s: sorted({DATASET.movie(s, t) for t in selected_trials(NA_CONFIG, DATASET, s)})
-        for s in SUBJECTS
-    }
-except (FileNotFoundError, ValueError) as err:
-    raise _dataset_error(err) from None
+SUBJECTS = list(PLAN["subjects"])
+SUBJECT_MOVIES = {
+    s: sorted(set(entry["trials"].values())) for s, entry in PLAN["subjects"].items()
+}
 MOVIES = sorted({m for ms in SUBJECT_MOVIES.values() for m in ms})
 
 

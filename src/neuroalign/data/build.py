@@ -25,7 +25,7 @@ from ..artifacts import (
     read_responses,  # re-exported: the reader of this stage's output lives with its schema
 )
 from ..config import config_hash
-from ..io import open_h5_atomic, sha256_file, write_parquet
+from ..io import atomic_path, open_h5_atomic, sha256_file, write_parquet
 from ..utils import logger
 from .bids import BIDSMovieDataset, TranscriptFiles
 from .braintreebank import BrainTreeBank
@@ -47,7 +47,8 @@ from .preprocessing import (
     valid_event_mask,
 )
 
-__all__ = ["open_dataset", "resolved_line_freq", "selected_subjects", "selected_trials", "write_events",
+__all__ = ["open_dataset", "make_plan", "write_plan",
+           "resolved_line_freq", "selected_subjects", "selected_trials", "write_events",
            "write_electrodes", "write_responses", "read_responses", "chunk_size",
            "ELECTRODE_COLUMNS"]
 
@@ -73,6 +74,63 @@ def open_dataset(config: dict[str, Any]) -> MovieDataset:
                                 transcript=transcript,
                                 playback_from=ds.get("playback_from", "events"))
     return BrainTreeBank(ds["root"])
+
+
+def make_plan(config: dict[str, Any], dataset: MovieDataset | None = None) -> dict[str, Any]:
+    """What a run on ``config`` covers: the selected subjects, their trials, each trial's movie.
+
+    Returns
+    -------
+    plan : dict
+        ``dataset`` (the config's dataset section, to tell a stale plan), ``subjects``
+        ({subject: {"trials": {trial: movie}}}) and ``neuroalign_version``; the schema
+        :func:`neuroalign.artifacts.read_plan` reads.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        From the dataset reader, naming the file and field it could not read.
+    """
+    dataset = dataset or open_dataset(config)
+    subjects = {}
+    for subject in selected_subjects(config, dataset):
+        subjects[subject] = {"trials": {t: dataset.movie(subject, t)
+                                        for t in selected_trials(config, dataset, subject)}}
+    return {"neuroalign_version": __version__, "dataset": config["dataset"],
+            "subjects": subjects}
+
+
+def write_plan(config: dict[str, Any], out: str | os.PathLike | None = None,
+               dataset: MovieDataset | None = None) -> dict[str, Any]:
+    """Write the run's plan (:func:`make_plan`).
+
+    Snakemake reads the plan when it parses the workflow instead of opening the dataset,
+    so ``snakemake -n``, ``--lint`` and every cluster job read one small file.
+
+    Parameters
+    ----------
+    config : dict
+        A validated config.
+    out : path-like or None
+        The plan file; None: ``ARTIFACTS.plan`` under ``config['results']``.
+
+    Returns
+    -------
+    plan : dict
+    """
+    import json
+
+    plan = make_plan(config, dataset)
+    out = Path(out) if out is not None else ARTIFACTS.plan.path(config["results"])
+    # Not key-sorted: the subjects keep their selected order (the order of the pooled tables).
+    text = json.dumps(plan, indent=1, default=str)
+    with atomic_path(out, suffix=".json") as tmp:
+        tmp.write_text(text)
+    n_trials = sum(len(s["trials"]) for s in plan["subjects"].values())
+    movies = {m for s in plan["subjects"].values() for m in s["trials"].values()}
+    logger.info("plan: %d subject(s), %d trial(s), %d movie(s) -> %s", len(plan["subjects"]),
+                n_trials, len(movies), out)
+    return plan
 
 
 def resolved_line_freq(config: dict[str, Any], dataset: MovieDataset,
