@@ -317,6 +317,7 @@ def test_tiny_workflow_runs_without_the_extras(bare_env, tiny_dataset, tmp_path)
     settings = yaml.safe_load(config.read_text())
     settings["dataset"]["subjects"] = ["sub_1"]
     config.write_text(yaml.safe_dump(settings))
+    _neuroalign(bare_env, tmp_path, "plan", "--config", str(config))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(tmp_path), "--configfile", str(config), "--cores", "2"]
     res = subprocess.run(cmd, env=bare_env, cwd=tmp_path, capture_output=True, text=True,
