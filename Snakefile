@@ -29,7 +29,6 @@ wildcard_constraints:
     movie=r"[^/]+",
 
 
-include: "workflow/rules/config.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"

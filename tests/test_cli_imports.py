@@ -56,8 +56,8 @@ def test_help_imports_no_heavy_library(args):
 def test_help_lists_every_stage_command():
     """The lazy path still registers every subcommand (the stages' parsers are built)."""
     text, _ = _run(["--help"])
-    for command in ["simulate", "score-sites", "to-bids", "check-data", "plan", "write-config",
-                    "data", "features", "encoding", "stats", "report", "config"]:
+    for command in ["simulate", "score-sites", "to-bids", "check-data", "plan", "data",
+                    "features", "encoding", "stats", "report", "config"]:
         assert command in text, command
 
 

@@ -176,7 +176,6 @@ def test_check_data_cli(tiny_dataset, tmp_path):
     plan = read_plan(plan_file)
     assert list(plan["subjects"]) == ["sub_1", "sub_2"]
     assert plan["dataset"] == validate_config(cfg)["dataset"]
-    plan_file.unlink()
     assert "sub_1:" in res.stdout and "fs 2048.00 Hz" in res.stdout
     assert "listed in corrupted_elec.json" in res.stdout
     assert "flat" in res.stdout and "movie pauses: 6" in res.stdout or "movie pauses:" in res.stdout
@@ -187,7 +186,8 @@ def test_check_data_cli(tiny_dataset, tmp_path):
     res = _cli("check-data", "--config", str(path))
     assert res.returncode == 1
     assert "PROBLEM" in res.stdout and "nowhere" in res.stdout
-    assert not plan_file.exists()  # no plan for a dataset with problems
+    # No plan for a dataset with problems: the earlier one is removed, so snakemake stops.
+    assert not plan_file.exists() and "removed the earlier plan" in res.stdout
     # An unknown reference scheme is a config error naming the key and the allowed values.
     cfg["preprocessing"] = {"reference": "laplace"}
     path.write_text(yaml.safe_dump(cfg))

@@ -155,14 +155,19 @@ def _run_check_data(args: argparse.Namespace) -> int:
     report.problems += language_problems([m["name"] for m in config["models"]],
                                          config["dataset"]["language"])
     print(report.text())
+    plan = ARTIFACTS.plan.path(config["results"])
     if not report.ok:
+        if plan.is_file():  # the workflow must not run on a plan the dataset no longer passes
+            plan.unlink()
+            print(f"removed the earlier plan {plan}: the workflow runs again once check-data "
+                  "passes")
         return 1
     from .data.build import write_plan
 
     # The dataset passed: record what the workflow will run on (Snakemake reads the plan
     # when it parses instead of opening the dataset).
     write_plan(config)
-    print(f"plan written: {ARTIFACTS.plan.path(config['results'])} (snakemake reads it)")
+    print(f"plan written: {plan} (snakemake reads it)")
     return 0
 
 
@@ -191,29 +196,6 @@ def _run_plan(args: argparse.Namespace) -> int:
         print(f"neuroalign plan: {err}\n`neuroalign check-data --config {args.config}` lists "
               "every problem found.", file=sys.stderr)
         return 1
-    return 0
-
-
-def _add_write_config(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("write-config",
-                       help="write the resolved config the jobs read (the workflow runs this)")
-    p.add_argument("--json", required=True, help="the resolved config, as a JSON object")
-    p.add_argument("--out", required=True, help="output file (written when its text changes)")
-    p.set_defaults(func=_run_write_config)
-
-
-def _run_write_config(args: argparse.Namespace) -> int:
-    import json
-
-    from .config import write_resolved_config
-
-    try:
-        config = json.loads(args.json)
-    except json.JSONDecodeError as err:
-        raise SystemExit(f"neuroalign write-config: --json is not valid JSON ({err})") from None
-    if not isinstance(config, dict):
-        raise SystemExit("neuroalign write-config: --json must be a JSON object")
-    write_resolved_config(config, args.out)
     return 0
 
 
@@ -287,7 +269,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_to_bids(sub)
     _add_check_data(sub)
     _add_plan(sub)
-    _add_write_config(sub)
     _add_data(sub)
     from .encoding.cli import add_parser as add_encoding
     from .features.cli import add_parser as add_features

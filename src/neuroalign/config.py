@@ -169,10 +169,10 @@ def role_models(sites: dict[str, Any], modality_of: dict[str, str], role: str) -
 
 
 def write_resolved_config(config: dict[str, Any], out: str | os.PathLike) -> bool:
-    """Write the resolved config the jobs read (the workflow's ``resolved_config`` job).
+    """Write the resolved config the jobs read (the workflow does it when a run starts).
 
-    Written only when its text changes (so a rerun leaves the file as it was); returns
-    whether it was written.
+    Written only when its text changes, so a rerun leaves the file and its timestamp as
+    they were; returns whether it was written.
     """
     from .io import atomic_path
 

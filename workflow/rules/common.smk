@@ -12,6 +12,7 @@ from neuroalign.config import (
     linear_baselines,
     role_models,
     validate_config,
+    write_resolved_config,
 )
 
 # Friendly validation first (names the key and the closest valid one), then defaults.
@@ -36,7 +37,9 @@ except FileNotFoundError:
         f"{PLAN_PATH}: no plan for this run. Check the dataset and write the plan first:\n"
         f"  neuroalign check-data {_CONFIG_ARG}\n"
         f"(or `neuroalign plan {_CONFIG_ARG}`, which writes it without the checks). For the "
-        "embedded demo run `make demo`; for your own data see data/README.md."
+        "embedded demo run `make demo`; for your own data see data/README.md. Run it from this "
+        "directory, and put settings given to snakemake with --config into the config file: "
+        "neuroalign reads only the file."
     ) from None
 except ValueError as err:
     raise WorkflowError(f"{err}\nWrite it again: `neuroalign plan {_CONFIG_ARG}`.") from None
@@ -45,15 +48,18 @@ if _stale:
     raise WorkflowError(
         f"{PLAN_PATH} was written for another dataset selection (config dataset."
         f"{', dataset.'.join(_stale)} differ). Write it again: `neuroalign plan {_CONFIG_ARG}` "
-        "(or check-data)."
+        "(or check-data), with any snakemake --config settings put into the config file."
     )
 
-# Jobs read the resolved config from one file, written by the resolved_config job (config.smk)
-# only when the config changes: every job takes it as an ancient() input, so its timestamp
-# does not trigger reruns; params carry the hash of the sections each rule depends on, so
-# changing one section reruns only the jobs it affects.
-RESOLVED_CONFIG = str(ARTIFACTS.resolved_config.path(RESULTS))
-RESOLVED_TEXT = json.dumps(NA_CONFIG, sort_keys=True)
+# Jobs read the resolved config from one file. It is written when a run starts (onstart: not
+# in a dry run, --lint or a cluster job's own parse), and only when its text changes, so its
+# timestamp does not trigger reruns; params carry the hash of the sections each rule depends
+# on, so changing one section reruns only the jobs it affects.
+RESOLVED_CONFIG = ARTIFACTS.resolved_config.path(RESULTS)
+
+
+onstart:
+    write_resolved_config(NA_CONFIG, RESOLVED_CONFIG)
 
 
 ALIGNMENTS = NA_CONFIG["events"]["alignments"]

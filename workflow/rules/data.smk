@@ -2,8 +2,6 @@
 
 
 rule events:
-    input:
-        config=ancient(RESOLVED_CONFIG),
     output:
         pattern("events"),
     log:
@@ -11,6 +9,7 @@ rule events:
     benchmark:
         f"{LOGS}/benchmarks/events/{{movie}}_{{alignment}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         sections=section_hash("dataset", "movies", "events"),
     threads: 1
     resources:
@@ -19,13 +18,11 @@ rule events:
     conda:
         ENV
     shell:
-        "neuroalign data events --config {input.config:q} --movie {wildcards.movie:q} "
+        "neuroalign data events --config {params.config} --movie {wildcards.movie:q} "
         "--alignment {wildcards.alignment} --out {output:q} > {log:q} 2>&1"
 
 
 rule electrodes:
-    input:
-        config=ancient(RESOLVED_CONFIG),
     output:
         pattern("electrodes"),
     log:
@@ -33,6 +30,7 @@ rule electrodes:
     benchmark:
         f"{LOGS}/benchmarks/electrodes/{{subject}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         sections=section_hash("dataset", "preprocessing"),
     threads: 1
     resources:
@@ -41,14 +39,13 @@ rule electrodes:
     conda:
         ENV
     shell:
-        "neuroalign data electrodes --config {input.config:q} --subject {wildcards.subject} "
+        "neuroalign data electrodes --config {params.config} --subject {wildcards.subject} "
         "--out {output:q} > {log:q} 2>&1"
 
 
 rule responses:
     # One job per subject: the envelope is computed once and windowed for every alignment.
     input:
-        config=ancient(RESOLVED_CONFIG),
         electrodes=pattern("electrodes"),
         events=lambda wc: [
             artifact("events", movie=m, alignment=a)
@@ -62,6 +59,7 @@ rule responses:
     benchmark:
         f"{LOGS}/benchmarks/responses/{{subject}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         events_dir=artifact_folder("events"),
         alignments=" ".join(ALIGNMENTS),
         sections=section_hash("dataset", "preprocessing", "events"),
@@ -72,6 +70,6 @@ rule responses:
     conda:
         ENV
     shell:
-        "neuroalign data responses --config {input.config:q} --subject {wildcards.subject} "
+        "neuroalign data responses --config {params.config} --subject {wildcards.subject} "
         "--alignment {params.alignments} --electrodes {input.electrodes:q} "
         "--events-dir {params.events_dir:q} --out {output:q} > {log:q} 2>&1"

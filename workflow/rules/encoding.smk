@@ -9,7 +9,6 @@
 
 rule encoding:
     input:
-        config=ancient(RESOLVED_CONFIG),
         responses=pattern("responses"),
         features=lambda wc: [
             artifact("features", model=wc.model, init=wc.init, movie=m, alignment=wc.alignment)
@@ -29,6 +28,7 @@ rule encoding:
     benchmark:
         f"{LOGS}/benchmarks/encoding/{{subject}}_{{model}}_{{init}}_{{alignment}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         features_dir=lambda wc: artifact_folder("features", model=wc.model, init=wc.init),
         events_dir=artifact_folder("events"),
         sections=lambda wc: model_hash(wc.model, "encoding", "stats", "seed"),
@@ -41,7 +41,7 @@ rule encoding:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "neuroalign encoding fit --config {input.config:q} --subject {wildcards.subject} "
+        "neuroalign encoding fit --config {params.config} --subject {wildcards.subject} "
         "--model {wildcards.model} --init {wildcards.init} --alignment {wildcards.alignment} "
         "--responses {input.responses:q} --features-dir {params.features_dir:q} "
         "--events-dir {params.events_dir:q} --out {output:q} > {log:q} 2>&1"
@@ -49,7 +49,6 @@ rule encoding:
 
 rule baseline:
     input:
-        config=ancient(RESOLVED_CONFIG),
         responses=pattern("responses"),
         encodings=lambda wc: [
             artifact(
@@ -72,6 +71,7 @@ rule baseline:
     benchmark:
         f"{LOGS}/benchmarks/encoding/{{subject}}_{{baseline}}_{{alignment}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         models=" ".join(BASELINE_MODELS),
         features_dirs=" ".join(
             artifact_folder("features", model=m, init="trained") for m in BASELINE_MODELS
@@ -87,7 +87,7 @@ rule baseline:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "neuroalign encoding baseline --config {input.config:q} --subject {wildcards.subject} "
+        "neuroalign encoding baseline --config {params.config} --subject {wildcards.subject} "
         "--kind {wildcards.baseline} --alignment {wildcards.alignment} "
         "--models {params.models} --encodings {input.encodings} "
         "--features-dirs {params.features_dirs} --responses {input.responses:q} "

@@ -6,7 +6,6 @@
 
 rule features:
     input:
-        config=ancient(RESOLVED_CONFIG),
         events=pattern("events"),
     output:
         pattern("features"),
@@ -15,6 +14,7 @@ rule features:
     benchmark:
         f"{LOGS}/benchmarks/features/{{model}}_{{init}}_{{movie}}_{{alignment}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         sections=lambda wc: model_hash(wc.model, "features", "seed", "movies", "dataset"),
     threads: lambda wc: 1 if get_model(wc.model).is_control else 2
     resources:
@@ -25,6 +25,6 @@ rule features:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "neuroalign features extract --config {input.config:q} --model {wildcards.model} "
+        "neuroalign features extract --config {params.config} --model {wildcards.model} "
         "--init {wildcards.init} --movie {wildcards.movie:q} --alignment {wildcards.alignment} "
         "--events {input.events:q} --out {output:q} > {log:q} 2>&1"

@@ -7,7 +7,6 @@ import os
 
 rule report:
     input:
-        config=ancient(RESOLVED_CONFIG),
         encodings=lambda wc: subject_encodings(wc.subject),
         electrodes=pattern("electrodes"),
         comparisons=pattern("comparisons"),
@@ -40,6 +39,7 @@ rule report:
     benchmark:
         f"{LOGS}/benchmarks/report/{{subject}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         sections=section_hash(*NA_CONFIG),  # the methods text quotes the whole config
         figures_dir=lambda wc, output: os.path.dirname(output.figures[0]),
     threads: 1
@@ -50,7 +50,7 @@ rule report:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} MPLBACKEND=Agg "
-        "neuroalign report subject --config {input.config:q} --subject {wildcards.subject} "
+        "neuroalign report subject --config {params.config} --subject {wildcards.subject} "
         "--encodings {input.encodings:q} --electrodes {input.electrodes:q} "
         "--comparisons {input.comparisons:q} --sites {input.sites:q} "
         "--pooled {input.pooled:q} --events {input.events:q} "
@@ -60,7 +60,6 @@ rule report:
 
 rule summary:
     input:
-        config=ancient(RESOLVED_CONFIG),
         sites=[artifact("sites", subject=s) for s in SUBJECTS],
         pooled=POOLED_SITES,
         electrodes=[artifact("electrodes", subject=s) for s in SUBJECTS],
@@ -91,6 +90,7 @@ rule summary:
     benchmark:
         f"{LOGS}/benchmarks/report/summary.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         sections=section_hash(*NA_CONFIG),  # the methods text quotes the whole config
         subjects=SUBJECTS,
         figures_dir=lambda wc, output: os.path.dirname(output.figures[0]),
@@ -102,7 +102,7 @@ rule summary:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} MPLBACKEND=Agg "
-        "neuroalign report summary --config {input.config:q} --subjects {params.subjects} "
+        "neuroalign report summary --config {params.config} --subjects {params.subjects} "
         "--sites {input.sites:q} --pooled {input.pooled:q} --electrodes {input.electrodes:q} "
         "--figures-dir {params.figures_dir:q} --out-html {output.html:q} "
         "--out-tsv {output.tsv:q} > {log:q} 2>&1"

@@ -5,7 +5,6 @@
 
 rule stats:
     input:
-        config=ancient(RESOLVED_CONFIG),
         encodings=lambda wc: subject_encodings(wc.subject),
         electrodes=pattern("electrodes"),
     output:
@@ -16,6 +15,7 @@ rule stats:
     benchmark:
         f"{LOGS}/benchmarks/stats/{{subject}}.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         sections=section_hash("stats", "sites", "seed"),
     threads: 1
     resources:
@@ -25,14 +25,13 @@ rule stats:
         ENV
     shell:
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} "
-        "neuroalign stats run --config {input.config:q} --subject {wildcards.subject} "
+        "neuroalign stats run --config {params.config} --subject {wildcards.subject} "
         "--encodings {input.encodings:q} --electrodes {input.electrodes:q} "
         "--out-comparisons {output.comparisons:q} --out-sites {output.sites:q} > {log:q} 2>&1"
 
 
 rule stats_pool:
     input:
-        config=ancient(RESOLVED_CONFIG),
         sites=[artifact("sites", subject=s) for s in SUBJECTS],
     output:
         sites=POOLED_SITES,
@@ -41,6 +40,7 @@ rule stats_pool:
     benchmark:
         f"{LOGS}/benchmarks/stats/pool.tsv"
     params:
+        config=str(RESOLVED_CONFIG),
         sections=section_hash("stats", "sites", "seed"),
     threads: 1
     resources:
@@ -49,5 +49,5 @@ rule stats_pool:
     conda:
         ENV
     shell:
-        "neuroalign stats pool --config {input.config:q} --sites {input.sites:q} "
+        "neuroalign stats pool --config {params.config} --sites {input.sites:q} "
         "--out {output.sites:q} > {log:q} 2>&1"
