@@ -94,8 +94,10 @@ def assert_same_results(ref_work: Path, new_work: Path, subjects: list[str] | No
     return normalised
 
 
-# What a run writes beside its subjects' and movies' files: the pooled table and the summary.
-GROUP_OUTPUTS = ("stats/sites.parquet", "summary.html", "sites.tsv", ".neuroalign/config.json")
+# What a run writes beside its subjects' and movies' files: the pooled table, the summary, the
+# resolved config and the plan.
+GROUP_OUTPUTS = ("stats/sites.parquet", "summary.html", "sites.tsv", ".neuroalign/config.json",
+                 ".neuroalign/plan.json")
 
 
 def _check_subject_run(ref_work: Path, new_work: Path, subjects: list[str],
