@@ -37,9 +37,9 @@ except FileNotFoundError:
         f"{PLAN_PATH}: no plan for this run. Check the dataset and write the plan first:\n"
         f"  neuroalign check-data {_CONFIG_ARG}\n"
         f"(or `neuroalign plan {_CONFIG_ARG}`, which writes it without the checks). For the "
-        "embedded demo run `make demo`; for your own data see data/README.md. Run it from this "
-        "directory, and put settings given to snakemake with --config into the config file: "
-        "neuroalign reads only the file."
+        "embedded demo run `make demo`; for your own data see data/README.md. Run it in the "
+        "folder snakemake runs in, with any snakemake --config settings put into the config "
+        "file: neuroalign reads only the file."
     ) from None
 except ValueError as err:
     raise WorkflowError(f"{err}\nWrite it again: `neuroalign plan {_CONFIG_ARG}`.") from None
