@@ -166,7 +166,7 @@ def _run_check_data(args: argparse.Namespace) -> int:
 
     # The dataset passed: record what the workflow will run on (Snakemake reads the plan
     # when it parses instead of opening the dataset).
-    write_plan(config)
+    write_plan(config, plan)
     print(f"plan written: {plan} (snakemake reads it)")
     return 0
 

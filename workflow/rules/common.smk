@@ -1,7 +1,4 @@
 # Helpers shared by every stage file (validated config, wildcard values, paths).
-import json
-from pathlib import Path
-
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 

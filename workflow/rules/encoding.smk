@@ -3,8 +3,8 @@
 # One thread per job: a run has many of them (models x inits x alignments x subjects) and
 # each spends part of its time single-threaded (start-up, reading inputs), so jobs side by
 # side use the cores better than two-thread jobs one after another (measured in README
-# "Performance"). Results do not depend on it; `--set-threads encoding=N baseline=N` gives a
-# run of few large fits more.
+# "Performance"). The thread count changes only float32 rounding of fits on wide features
+# (docs/DESIGN.md §4); `--set-threads encoding=N baseline=N` gives a run of few large fits more.
 
 
 rule encoding:
